@@ -1,0 +1,40 @@
+"""initlab: see, predict and fix how signals flow through deep neural networks.
+
+>>> import initlab as il
+>>> model = il.models.mlp([784, 256, 256, 10], "relu", init="he_normal")
+>>> report = il.initialize(model, "auto")
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Submodules and names resolved lazily, so `import initlab` stays cheap and layers
+# that depend on optional pieces load only when used.
+_SUBMODULES = ("activations", "gaussian", "init", "models", "probes", "theory", "data", "train",
+               "experiments", "report")
+_NAMES = {
+    "initialize": "initlab.initialize",
+    "InitReport": "initlab.initialize",
+    "inspect": "initlab.probes",
+    "watch": "initlab.probes",
+    "Inspection": "initlab.probes",
+    "LayerStats": "initlab.probes",
+    "Watcher": "initlab.probes",
+}
+
+__all__ = ["__version__", *_SUBMODULES, *_NAMES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"initlab.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'initlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

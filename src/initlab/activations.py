@@ -1,0 +1,539 @@
+r"""Activation functions with their exact math: derivative, properties, Gaussian moments and gains.
+
+One :class:`Activation` per registered name (``names()``), built by one general implementation per
+family: leaky ReLU, PReLU, RReLU and noisy ReLU are all the parameterized ReLU
+:math:`\phi(x) = \max(x, 0) + a\min(x, 0)`; SELU is a scaled ELU.
+
+Random activations (RReLU, noisy ReLU) use their *eval* form for the derivative, the moments and the
+gains: RReLU's mean slope :math:`(l + u)/2`, noisy ReLU's plain ReLU.
+
+Gains (used by initializers as :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`):
+
+* ``gain("torch")``: :func:`torch.nn.init.calculate_gain`, where torch defines one;
+* ``gain("forward")`` :math:`= 1/\sqrt{\mathbb E[\phi(z)^2]}`, which keeps the second moment of a layer's
+  output equal to that of its input (√2 for ReLU = He; ≈1.593 for tanh; 1 for SELU);
+* ``gain("backward")`` :math:`= 1/\sqrt{\mathbb E[\phi'(z)^2]}`, which keeps gradient norms.
+
+>>> import initlab as il
+>>> relu = il.activations.get("relu")
+>>> round(relu.gain("forward") ** 2, 12)
+2.0
+>>> il.activations.get("sigmoid").max_slope
+0.25
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Literal, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import gaussian
+
+__all__ = [
+    "Activation", "Moments", "get", "names", "from_callable", "from_module", "table",
+    "SteppedSigmoid", "NoisyReLU", "Lambda",
+]
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+GainKind = Literal["torch", "forward", "backward"]
+_GAIN_KINDS = ("torch", "forward", "backward")
+
+
+class Moments(NamedTuple):
+    r""":math:`\mathbb E[\phi(x)]`, :math:`\mathbb E[\phi(x)^2]`, :math:`\mathbb E[\phi'(x)^2]` for x ~ N(0, q)."""
+
+    mean: float
+    second: float
+    deriv_second: float
+
+
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """A scalar nonlinearity φ with its closed-form derivative and analytic facts.
+
+    Build with :func:`get` or :func:`from_callable`. ``fn`` and ``deriv`` are elementwise torch
+    functions of the eval form; they must work on float64 tensors without autograd.
+    """
+
+    name: str
+    fn: Callable[[Tensor], Tensor]
+    deriv: Callable[[Tensor], Tensor]
+    make_module: Callable[[], nn.Module]
+    params: dict[str, Any] = field(default_factory=dict)
+    kinks: tuple[float, ...] = ()
+    torch_gain: tuple[str, float | None] | None = None  # (nonlinearity, param) for calculate_gain
+    random: bool = False
+    description: str = ""
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def __call__(self, x: Tensor) -> Tensor:
+        """φ(x), eval form."""
+        return self.fn(x)
+
+    def derivative(self, x: Tensor) -> Tensor:
+        """φ'(x) in closed form (autograd's value at kinks: relu'(0) = 0, leaky'(0) = slope)."""
+        return self.deriv(x)
+
+    def module(self) -> nn.Module:
+        """A fresh ``torch.nn.Module`` computing φ (PyTorch's own class where one exists)."""
+        return self.make_module()
+
+    def numpy(self, x: np.ndarray, derivative: bool = False) -> np.ndarray:
+        """φ (or φ') on a float64 NumPy array, without autograd."""
+        with torch.no_grad():
+            t = torch.from_numpy(np.array(x, dtype=np.float64))
+            return (self.deriv(t) if derivative else self.fn(t)).numpy()
+
+    # --- Gaussian moments -----------------------------------------------------------------------
+    def expect(self, g: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], q: float = 1.0) -> float:
+        r""":math:`\mathbb E[g(x, \phi(x), \phi'(x))]` for x ~ N(0, q), by piecewise quadrature."""
+        x, w = gaussian.nodes(q, self.kinks)
+        val = np.asarray(g(x, self.numpy(x), self.numpy(x, derivative=True)), dtype=np.float64)
+        out = float(w @ val)
+        if not math.isfinite(out):
+            raise ValueError(f"the Gaussian expectation of activation {self.name!r} diverges at q={q!r}")
+        return out
+
+    def moments(self, q: float = 1.0) -> Moments:
+        r"""E[φ(x)], E[φ(x)²], E[φ'(x)²] for x ~ N(0, q), accurate to ~1e-12 relative.
+
+        >>> m = get("relu").moments(1.0)
+        >>> round(m.second, 12), round(m.deriv_second, 12)
+        (0.5, 0.5)
+        """
+        x, w = gaussian.nodes(q, self.kinks)
+        y, d = self.numpy(x), self.numpy(x, derivative=True)
+        out = Moments(float(w @ y), float(w @ (y * y)), float(w @ (d * d)))
+        if not all(math.isfinite(v) for v in out):
+            raise ValueError(f"the Gaussian moments of activation {self.name!r} diverge at q={q!r}")
+        return out
+
+    def gain(self, kind: GainKind = "forward") -> float:
+        r"""Weight-scale gain g for :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`.
+
+        ``"torch"``: ``torch.nn.init.calculate_gain``; ``"forward"``: :math:`1/\sqrt{E[\phi(z)^2]}`;
+        ``"backward"``: :math:`1/\sqrt{E[\phi'(z)^2]}`, z ~ N(0, 1).
+        """
+        if kind == "torch":
+            if self.torch_gain is None:
+                raise ValueError(
+                    f"torch.nn.init.calculate_gain defines no gain for activation {self.name!r}; "
+                    f"it covers linear, sigmoid, tanh, relu, leaky_relu and selu. "
+                    f"Use kind='forward' or 'backward' (valid kinds: {_GAIN_KINDS})")
+            nonlinearity, param = self.torch_gain
+            return float(nn.init.calculate_gain(nonlinearity, param))  # type: ignore[arg-type]
+        if kind == "forward":
+            return 1.0 / math.sqrt(self.moments(1.0).second)
+        if kind == "backward":
+            return 1.0 / math.sqrt(self.moments(1.0).deriv_second)
+        raise ValueError(f"kind must be one of {_GAIN_KINDS}, got {kind!r}")
+
+    # --- properties, computed once from φ and φ' ------------------------------------------------
+    @cached_property
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.concatenate([-np.geomspace(1e4, 1e-6, 2000), [0.0], np.geomspace(1e-6, 1e4, 2000),
+                            np.linspace(-10, 10, 20001)])
+        x = np.unique(x)
+        return x, self.numpy(x), self.numpy(x, derivative=True)
+
+    @cached_property
+    def output_range(self) -> tuple[float, float]:
+        """(inf, sup) of φ over the reals, ±inf when unbounded; numerical, rounded to 1e-9."""
+        _, y, _ = self._grid
+        far = self.numpy(np.array([-1e12, 1e12]))
+        lo, hi = min(float(y.min()), float(far[0])), max(float(y.max()), float(far[1]))
+        lo = -math.inf if far[0] < -1e6 else round(lo, 9) + 0.0
+        hi = math.inf if far[1] > 1e6 else round(hi, 9) + 0.0
+        return lo, hi
+
+    @cached_property
+    def zero_centered(self) -> bool:
+        """E[φ(z)] = 0 for z ~ N(0,1) (to 1e-6 of its RMS): outputs are not all of one sign (seed 000)."""
+        m = self.moments(1.0)
+        return abs(m.mean) <= 1e-6 * math.sqrt(m.second)
+
+    @cached_property
+    def saturating(self) -> tuple[bool, bool]:
+        """(left, right): φ'(x) → 0 as x → -∞ / +∞ (|φ'(±1e4)| < 1e-6)."""
+        _, _, d = self._grid
+        return bool(abs(d[0]) < 1e-6), bool(abs(d[-1]) < 1e-6)
+
+    @cached_property
+    def monotonic(self) -> bool:
+        """φ is non-decreasing (φ' ≥ 0 everywhere on a fine grid)."""
+        return bool(self._grid[2].min() >= -1e-12)
+
+    @cached_property
+    def max_slope(self) -> float:
+        """max |φ'(x)| (sigmoid: 1/4), refined around the best grid point."""
+        x, _, d = self._grid
+        i = int(np.argmax(np.abs(d)))
+        lo, hi = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
+        fine = np.linspace(lo, hi, 4001)
+        return float(round(max(np.abs(d).max(), np.abs(self.numpy(fine, derivative=True)).max()), 10))
+
+    @cached_property
+    def sparse(self) -> bool:
+        """φ is exactly 0 on a whole interval (ReLU-like): layers produce exact zeros."""
+        return bool(np.all(self.numpy(np.array([-3.0, -2.0, -1.0, -0.5])) == 0.0))
+
+    def properties(self) -> dict[str, Any]:
+        """The properties and gains as plain data (one row of :func:`table`)."""
+        m = self.moments(1.0)
+        try:
+            tg: float | None = self.gain("torch")
+        except ValueError:
+            tg = None
+        return {
+            "name": self.name, "params": dict(self.params), "range": self.output_range,
+            "zero_centered": self.zero_centered, "saturating_left": self.saturating[0],
+            "saturating_right": self.saturating[1], "monotonic": self.monotonic,
+            "max_slope": self.max_slope, "sparse": self.sparse, "kinks": self.kinks,
+            "random": self.random, "mean": m.mean, "second_moment": m.second,
+            "deriv_second_moment": m.deriv_second, "gain_torch": tg,
+            "gain_forward": 1 / math.sqrt(m.second), "gain_backward": 1 / math.sqrt(m.deriv_second),
+        }
+
+    def __repr__(self) -> str:
+        p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Activation({self.name}{', ' + p if p else ''})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Modules PyTorch does not have
+class SteppedSigmoid(nn.Module):
+    r"""Stepped sigmoid :math:`\phi(x) = \sum_{i\ge1} \sigma(x - i + 0.5)` (seed 002; Nair & Hinton 2010).
+
+    Evaluated exactly up to a stated bound: only the ``2·window`` terms around the transition
+    ``i ≈ x + 0.5`` are summed; the terms below it are counted as 1 and those above as 0. Each
+    omitted term differs from that by less than :math:`e^{-(window - 1)}`, so the total error is
+    below :math:`2 e^{-(window-1)}/(1 - e^{-1}) ≈ 1.4\cdot10^{-16}` for ``window = 40``.
+    """
+
+    def __init__(self, window: int = 40):
+        super().__init__()
+        self.window = int(window)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _stepped(x, self.window, derivative=False)
+
+    def extra_repr(self) -> str:
+        return f"window={self.window}"
+
+
+def _stepped(x: Tensor, window: int = 40, derivative: bool = False) -> Tensor:
+    m = torch.floor(x.detach() + 0.5)
+    lo = torch.clamp(m - window + 1, min=1.0)  # first summed index
+    j = torch.arange(2 * window, dtype=x.dtype, device=x.device)
+    i = lo.unsqueeze(-1) + j  # (..., 2·window)
+    s = torch.sigmoid(x.unsqueeze(-1) - i + 0.5)
+    if derivative:
+        return (s * (1 - s)).sum(-1)
+    return s.sum(-1) + (lo - 1)
+
+
+class NoisyReLU(nn.Module):
+    r"""Noisy ReLU :math:`\max(0, x + \epsilon)`, :math:`\epsilon \sim \mathcal N(0, \sigma^2)` in training
+    (σ = 1 as in seed 002; Nair & Hinton 2010); plain ReLU in eval."""
+
+    def __init__(self, sigma: float = 1.0, generator: torch.Generator | None = None):
+        super().__init__()
+        self.sigma = float(sigma)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and self.sigma > 0:
+            noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=self.generator)
+            return F.relu(x + self.sigma * noise)
+        return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}"
+
+
+class Lambda(nn.Module):
+    """Wraps an elementwise function as a module (for custom activations)."""
+
+    def __init__(self, fn: Callable[[Tensor], Tensor], name: str = "lambda"):
+        super().__init__()
+        self.fn = fn
+        self.name = name
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
+# ---------------------------------------------------------------------------------------------------
+# Families: one general implementation each
+def _check(name: str, value: float, ok: bool, valid: str) -> float:
+    if not ok:
+        raise ValueError(f"{name} must be {valid}, got {value!r}")
+    return float(value)
+
+
+def _param_relu(name: str, slope: float, module: Callable[[], nn.Module], *, random: bool = False,
+                params: dict | None = None, torch_gain=None, description: str = "") -> Activation:
+    r"""The parameterized ReLU :math:`\max(x,0) + a\min(x,0)`, a ∈ [0, 1): relu (a=0), leaky, PReLU, RReLU."""
+    a = slope
+
+    def fn(x: Tensor) -> Tensor:
+        return torch.where(x > 0, x, a * x)
+
+    def deriv(x: Tensor) -> Tensor:
+        return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, a))
+
+    return Activation(name, fn, deriv, module, params or {}, (0.0,), torch_gain, random, description)
+
+
+def _elu(name: str, alpha: float, scale: float, module: Callable[[], nn.Module], torch_gain=None,
+         params: dict | None = None, description: str = "") -> Activation:
+    r"""Scaled ELU :math:`s\,(x \text{ if } x>0 \text{ else } \alpha(e^x - 1))`: elu (s=1) and selu."""
+
+    def fn(x: Tensor) -> Tensor:
+        return scale * torch.where(x > 0, x, alpha * torch.expm1(torch.clamp(x, max=0)))
+
+    def deriv(x: Tensor) -> Tensor:
+        return scale * torch.where(x > 0, torch.ones_like(x), alpha * torch.exp(torch.clamp(x, max=0)))
+
+    return Activation(name, fn, deriv, module, params or {}, (0.0,), torch_gain, False, description)
+
+
+def _sigmoid_d(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 - s)
+
+
+def _gelu_d(x: Tensor) -> Tensor:
+    cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return cdf + x * pdf
+
+
+def _silu_d(x: Tensor) -> Tensor:
+    s = torch.sigmoid(x)
+    return s * (1 + x * (1 - s))
+
+
+def _softplus(beta: float) -> tuple[Callable, Callable]:
+    # exact log(1 + e^{βx})/β (torch's module switches to x above βx > 20; the difference is < 2e-9)
+    return (lambda x: torch.logaddexp(beta * x, torch.zeros_like(x)) / beta,
+            lambda x: torch.sigmoid(beta * x))
+
+
+def _builtin(name: str, **params: Any) -> Activation:
+    if name == "sigmoid":
+        return Activation(name, torch.sigmoid, _sigmoid_d, nn.Sigmoid, {}, (), ("sigmoid", None),
+                          description="logistic 1/(1+e^-x)")
+    if name == "tanh":
+        return Activation(name, torch.tanh, lambda x: 1 - torch.tanh(x) ** 2, nn.Tanh, {}, (),
+                          ("tanh", None), description="hyperbolic tangent")
+    if name == "identity":
+        return Activation(name, lambda x: x, torch.ones_like, nn.Identity, {}, (), ("linear", None),
+                          description="no nonlinearity")
+    if name == "relu":
+        return _param_relu(name, 0.0, nn.ReLU, torch_gain=("relu", None), description="max(0, x)")
+    if name == "leaky_relu":
+        s = _check("slope", params.get("slope", 0.01), 0 <= params.get("slope", 0.01) < 1, "in [0, 1)")
+        return _param_relu(name, s, lambda: nn.LeakyReLU(s), params={"slope": s},
+                           torch_gain=("leaky_relu", s), description="max(0,x) + slope·min(0,x)")
+    if name == "prelu":
+        s = _check("slope", params.get("slope", 0.25), 0 <= params.get("slope", 0.25) < 1, "in [0, 1)")
+        return _param_relu(name, s, lambda: nn.PReLU(init=s), params={"slope": s},
+                           description="leaky ReLU with a learnable slope (initial slope shown)")
+    if name == "rrelu":
+        lo, up = params.get("lower", 1 / 8), params.get("upper", 1 / 3)
+        _check("lower", lo, 0 <= lo < 1, "in [0, 1)")
+        _check("upper", up, lo <= up < 1, f"in [lower={lo}, 1)")
+        return _param_relu(name, (lo + up) / 2, lambda: nn.RReLU(lo, up), random=True,
+                           params={"lower": float(lo), "upper": float(up)},
+                           description="random slope U(lower, upper) in training, mean slope in eval")
+    if name == "noisy_relu":
+        sigma = _check("sigma", params.get("sigma", 1.0), params.get("sigma", 1.0) >= 0, ">= 0")
+        return _param_relu(name, 0.0, lambda: NoisyReLU(sigma), random=True, params={"sigma": sigma},
+                           description="max(0, x + N(0, sigma²)) in training, ReLU in eval")
+    if name == "elu":
+        alpha = _check("alpha", params.get("alpha", 1.0), params.get("alpha", 1.0) > 0, "> 0")
+        return _elu(name, alpha, 1.0, lambda: nn.ELU(alpha), params={"alpha": alpha},
+                    description="x if x>0 else alpha·(e^x − 1)")
+    if name == "selu":
+        return _elu(name, SELU_ALPHA, SELU_SCALE, nn.SELU, torch_gain=("selu", None),
+                    description="self-normalizing scaled ELU")
+    if name == "softplus":
+        beta = _check("beta", params.get("beta", 1.0), params.get("beta", 1.0) > 0, "> 0")
+        fn, d = _softplus(beta)
+        return Activation(name, fn, d, lambda: nn.Softplus(beta), {"beta": beta},
+                          description="log(1 + e^(beta·x))/beta")
+    if name == "gelu":
+        return Activation(name, lambda x: F.gelu(x, approximate="none"), _gelu_d, nn.GELU,
+                          description="x·Φ(x), erf form")
+    if name == "silu":
+        return Activation(name, F.silu, _silu_d, nn.SiLU, description="x·σ(x) (swish)")
+    if name == "softsign":
+        return Activation(name, F.softsign, lambda x: 1 / (1 + x.abs()) ** 2, nn.Softsign, {}, (0.0,),
+                          description="x/(1 + |x|)")
+    if name == "stepped_sigmoid":
+        return Activation(name, _stepped, lambda x: _stepped(x, derivative=True), SteppedSigmoid,
+                          description="Σ_{i≥1} σ(x − i + 0.5), error < 1.4e-16")
+    raise ValueError(f"activation must be one of {names()}, got {name!r}")
+
+
+_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "softplus", "elu", "selu",
+          "gelu", "silu", "softsign", "identity", "stepped_sigmoid", "noisy_relu")
+_ALIASES = {"linear": "identity", "none": "identity", "swish": "silu", "logistic": "sigmoid",
+            "leaky": "leaky_relu", "leakyrelu": "leaky_relu"}
+_CACHE: dict[tuple, Activation] = {}
+
+
+def names() -> list[str]:
+    """The registered activation names."""
+    return list(_NAMES)
+
+
+def get(name: str | Activation, **params: Any) -> Activation:
+    """The registered activation ``name`` with ``params`` (e.g. ``get("leaky_relu", slope=0.2)``).
+
+    Aliases: ``linear``/``none`` → identity, ``swish`` → silu, ``logistic`` → sigmoid.
+    Raises ``ValueError`` for an unknown name or a parameter outside its range.
+    """
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise ValueError(f"activation must be a name (one of {names()}) or an Activation, got {name!r}")
+    key_name = _ALIASES.get(name.lower(), name.lower())
+    if key_name not in _NAMES:
+        raise ValueError(f"activation must be one of {names()}, got {name!r}")
+    allowed = {"leaky_relu": {"slope"}, "prelu": {"slope"}, "rrelu": {"lower", "upper"},
+               "noisy_relu": {"sigma"}, "elu": {"alpha"}, "softplus": {"beta"}}.get(key_name, set())
+    bad = set(params) - allowed
+    if bad:
+        raise ValueError(f"activation {key_name!r} takes parameters {sorted(allowed)}, got {sorted(bad)}")
+    key = (key_name, tuple(sorted((k, float(v)) for k, v in params.items())))
+    if key not in _CACHE:
+        _CACHE[key] = _builtin(key_name, **params)
+    return _CACHE[key]
+
+
+def from_callable(fn: Callable[[Tensor], Tensor], name: str | None = None, *,
+                  kinks: tuple[float, ...] = (), derivative: Callable[[Tensor], Tensor] | None = None
+                  ) -> Activation:
+    """Wrap a custom elementwise function; its derivative comes from autograd unless given.
+
+    ``kinks`` lists points where ``fn`` is not smooth (they make the Gaussian moments exact).
+
+    >>> act = from_callable(lambda x: x * torch.sigmoid(1.702 * x), name="quick_gelu")
+    >>> round(act.gain("forward"), 3)
+    1.512
+    """
+    if not callable(fn):
+        raise ValueError(f"fn must be callable, got {fn!r}")
+    label = name or getattr(fn, "__name__", "custom")
+
+    def deriv(x: Tensor) -> Tensor:
+        if derivative is not None:
+            return derivative(x)
+        with torch.enable_grad():
+            xx = x.detach().clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(fn(xx).sum(), xx)
+        return g.detach()
+
+    return Activation(label, fn, deriv, lambda: Lambda(fn, label), {}, tuple(float(k) for k in kinks),
+                      description="custom (derivative by autograd)" if derivative is None else "custom")
+
+
+_MODULE_MAP: dict[type, Callable[[nn.Module], Activation]] = {
+    nn.Sigmoid: lambda m: get("sigmoid"),
+    nn.Tanh: lambda m: get("tanh"),
+    nn.ReLU: lambda m: get("relu"),
+    nn.ReLU6: lambda m: get("relu"),
+    nn.LeakyReLU: lambda m: get("leaky_relu", slope=m.negative_slope),
+    nn.PReLU: lambda m: get("prelu", slope=float(m.weight.detach().float().mean().clamp(0, 0.999))),
+    nn.RReLU: lambda m: get("rrelu", lower=m.lower, upper=m.upper),
+    nn.ELU: lambda m: get("elu", alpha=m.alpha),
+    nn.SELU: lambda m: get("selu"),
+    nn.GELU: lambda m: get("gelu"),
+    nn.SiLU: lambda m: get("silu"),
+    nn.Softsign: lambda m: get("softsign"),
+    nn.Softplus: lambda m: get("softplus", beta=m.beta),
+    nn.Identity: lambda m: get("identity"),
+    SteppedSigmoid: lambda m: get("stepped_sigmoid"),
+    NoisyReLU: lambda m: get("noisy_relu", sigma=m.sigma),
+}
+
+_FUNCTION_MAP: dict[Any, str] = {
+    torch.relu: "relu", F.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh",
+    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.gelu: "gelu", F.silu: "silu",
+    F.selu: "selu", torch.selu: "selu", F.elu: "elu", F.softplus: "softplus", F.softsign: "softsign",
+    F.leaky_relu: "leaky_relu", "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
+    "relu_": "relu", "tanh_": "tanh", "sigmoid_": "sigmoid",
+}
+
+
+def from_module(module: nn.Module) -> Activation | None:
+    """The :class:`Activation` a module computes (``nn.ReLU()`` → relu), or ``None`` if it is not one."""
+    if isinstance(module, Lambda):
+        return from_callable(module.fn, module.name)
+    for cls in type(module).__mro__:
+        if cls in _MODULE_MAP:
+            return _MODULE_MAP[cls](module)
+    return None
+
+
+def from_function(target: Any, kwargs: dict | None = None) -> Activation | None:
+    """The :class:`Activation` of a functional call (``F.relu``, ``torch.tanh``, ``x.relu()``), or None."""
+    try:
+        name = _FUNCTION_MAP.get(target)
+    except TypeError:
+        return None
+    if name is None:
+        return None
+    kwargs = kwargs or {}
+    if name == "leaky_relu":
+        return get(name, slope=kwargs.get("negative_slope", 0.01))
+    if name == "elu":
+        return get(name, alpha=kwargs.get("alpha", 1.0))
+    if name == "softplus" and kwargs.get("beta", 1.0) != 1.0:
+        return get(name, beta=kwargs["beta"])
+    return get(name)
+
+
+def table(activations: list[str | Activation] | None = None) -> list[dict[str, Any]]:
+    """One row (a dict, see :meth:`Activation.properties`) per activation, registered ones by default."""
+    return [get(a).properties() for a in (activations or names())]
+
+
+def format_table(rows: list[dict[str, Any]] | None = None) -> str:
+    """:func:`table` as aligned text."""
+    rows = rows if rows is not None else table()
+
+    def fmt_range(r: tuple[float, float]) -> str:
+        return "(" + ", ".join("∞" if v == math.inf else "-∞" if v == -math.inf else f"{v:.4g}" for v in r) + ")"
+
+    def yn(b: bool) -> str:
+        return "yes" if b else "no"
+
+    head = ["name", "range", "zero-ctr", "saturates(L,R)", "monotonic", "max|φ'|", "sparse",
+            "E[φ²]", "E[φ'²]", "gain torch", "gain fwd", "gain bwd"]
+    body = [[
+        r["name"] + ("*" if r["random"] else ""), fmt_range(r["range"]), yn(r["zero_centered"]),
+        f"{yn(r['saturating_left'])},{yn(r['saturating_right'])}", yn(r["monotonic"]),
+        f"{r['max_slope']:.4g}", yn(r["sparse"]), f"{r['second_moment']:.6f}",
+        f"{r['deriv_second_moment']:.6f}", "-" if r["gain_torch"] is None else f"{r['gain_torch']:.6f}",
+        f"{r['gain_forward']:.6f}", f"{r['gain_backward']:.6f}",
+    ] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    lines.append("* random in training; its eval form is shown. Moments for z ~ N(0, 1).")
+    return "\n".join(lines)

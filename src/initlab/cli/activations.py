@@ -1,0 +1,23 @@
+"""``initlab activations``: the activation table (properties, Gaussian moments, gains)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("activations", help="print every activation's properties, moments and gains")
+    p.add_argument("names", nargs="*", help="activations to show (default: all registered)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from initlab import activations
+
+    rows = activations.table(args.names or None)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print(activations.format_table(rows))
+    return 0

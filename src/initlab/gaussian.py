@@ -1,0 +1,85 @@
+r"""Gaussian expectations :math:`\mathbb{E}_{z\sim\mathcal N(0,1)}[f(\sqrt{q}\,z)]` by piecewise quadrature.
+
+Pure numerics (NumPy, float64); nothing here imports torch.
+
+Why piecewise: activations have kinks (ReLU at 0, ELU's second derivative at 0, softsign) and
+features at scale ~1 while the Gaussian may be very narrow (q = 1e-4) or very wide (q = 1e3).
+Plain Gauss–Hermite converges slowly on non-smooth integrands (SELU's E[φ'²] is off by ~4e-3 with
+256 nodes). We integrate in ``x = √q z`` over ``[-L, L]``, ``L = 12√q`` (the Gaussian weight beyond
+is < 1e-31), split at every declared kink, at ``k√q`` for ``k = -12..12`` and at ``±2^k`` for
+``k = -3..8`` (the activation's own scale); each piece uses Gauss–Legendre with ``order`` nodes.
+On each piece the integrand is smooth, so the rule converges geometrically.
+
+>>> import numpy as np
+>>> x, w = nodes(1.0)
+>>> round(float(w @ np.maximum(x, 0) ** 2), 12)   # E[relu(z)^2] = 1/2
+0.5
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Iterable
+
+import numpy as np
+
+__all__ = ["nodes", "expect", "TAIL_SIGMAS"]
+
+TAIL_SIGMAS = 12.0  # integrate over |x| <= 12 sqrt(q); the Gaussian mass beyond is 3.5e-33
+_ORDER = 40
+
+
+@lru_cache(maxsize=8)
+def _legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    t, w = np.polynomial.legendre.leggauss(order)
+    return t, w
+
+
+def _breakpoints(q: float, kinks: Iterable[float]) -> np.ndarray:
+    s = np.sqrt(q)
+    half = TAIL_SIGMAS * s
+    scale = 2.0 ** np.arange(-3, 9)
+    pts = np.concatenate([
+        np.arange(-TAIL_SIGMAS, TAIL_SIGMAS + 1) * s,
+        scale, -scale, np.asarray(list(kinks), dtype=float).reshape(-1),
+    ])
+    pts = pts[(pts >= -half) & (pts <= half)]
+    return np.unique(pts)
+
+
+@lru_cache(maxsize=512)
+def _nodes_cached(q: float, kinks: tuple[float, ...], order: int) -> tuple[np.ndarray, np.ndarray]:
+    edges = _breakpoints(q, kinks)
+    a, b = edges[:-1, None], edges[1:, None]
+    t, wt = _legendre(order)
+    x = (0.5 * (b - a) * t + 0.5 * (a + b)).ravel()
+    w = (0.5 * (b - a) * wt).ravel()
+    w = w * np.exp(-0.5 * x * x / q) / np.sqrt(2.0 * np.pi * q)
+    x.setflags(write=False)
+    w.setflags(write=False)
+    return x, w
+
+
+def nodes(q: float, kinks: Iterable[float] = (), order: int = _ORDER) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes ``x`` and weights ``w`` with :math:`\sum_i w_i f(x_i) \approx \mathbb E[f(\sqrt q z)]`.
+
+    Args:
+        q: variance of the Gaussian, ``> 0``.
+        kinks: points (in x) where ``f`` or one of its derivatives is not smooth.
+        order: Gauss–Legendre nodes per piece.
+
+    Returns read-only float64 arrays (cached).
+    """
+    q = float(q)
+    if not np.isfinite(q) or q <= 0:
+        raise ValueError(f"q must be a finite variance > 0, got {q!r}")
+    return _nodes_cached(q, tuple(sorted(float(k) for k in kinks)), int(order))
+
+
+def expect(f: Callable[[np.ndarray], np.ndarray], q: float = 1.0, kinks: Iterable[float] = ()) -> float:
+    r""":math:`\mathbb E_{z\sim\mathcal N(0,1)}[f(\sqrt q z)]` for a vectorized float64 function ``f``.
+
+    >>> round(expect(lambda x: x ** 2, q=3.0), 12)
+    3.0
+    """
+    x, w = nodes(q, kinks)
+    return float(w @ np.asarray(f(x), dtype=np.float64))
