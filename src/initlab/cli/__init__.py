@@ -16,6 +16,7 @@ COMMANDS = (
     "initlab.cli.activations",
     "initlab.cli.demo",
     "initlab.cli.theory",
+    "initlab.cli.report",
 )
 
 
