@@ -1,0 +1,225 @@
+"""The HTML report without a browser: files written, offline, sizes, data untouched, formats."""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import hash_tree, watcher_arrays, write_run_dir
+
+import initlab as il
+from initlab.report import _data, html as rhtml
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.blob: str | None = None
+        self._in_blob = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for k in ("src", "href"):
+            if a.get(k):
+                self.urls.append(a[k])
+        self._in_blob = tag == "script" and a.get("id") == "initlab-data"
+
+    def handle_data(self, data):
+        if self._in_blob:
+            self.blob = (self.blob or "") + data
+
+    def handle_endtag(self, tag):
+        self._in_blob = False
+
+
+def parse(path: Path) -> _Links:
+    p = _Links()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def test_run_report_is_offline_and_complete(run_dir):
+    out = il.report.write_run_report(run_dir)
+    assert out == run_dir / "report.html"
+    links = parse(out)
+    # nothing from the network: every src/href is relative or an in-page anchor
+    assert links.urls and not [u for u in links.urls if re.match(r"^(https?:)?//", u)]
+    for u in links.urls:
+        if not u.startswith("#"):
+            assert (out.parent / u).is_file(), u  # every referenced file exists
+    text = out.read_text()
+    assert "How do the per-layer activation distributions" in text        # the question
+    assert "Glorot &amp; Bengio (2010), Figure 6" in text                   # the reference
+    assert "he_std_ratio" in text and "agree" in text and "disagree" in text
+    assert "vanishing_activations" in text and "Use he_normal" in text      # findings with fixes
+    assert "figures/std_by_layer.png" in text
+    # the JSON blob parses, and the hostile string in config cannot close the script
+    data = json.loads(links.blob)
+    assert "</" not in links.blob
+    assert [v["name"] for v in data["variants"]] == ["xavier", "he"]
+    assert {c["metric"] for c in data["curves"]} == {"loss", "accuracy"}
+    assert text.count("<script>alert(1)") == 0
+
+
+def test_agreement_by_tolerance():
+    ref = {"value": 1.0, "tolerance": 0.05}
+    assert _data.verdict({"ours": 1.04, "reference": ref}) == "agree"
+    assert _data.verdict({"ours": 1.06, "reference": ref}) == "disagree"
+    assert _data.verdict({"ours": 0.95, "reference": ref}) == "agree"
+    assert _data.verdict({"ours": None, "reference": ref}) == "not measured"
+    assert _data.verdict({"ours": 3.0}) == "no reference"
+    assert _data.verdict({"ours": 3.0, "agree": True, "reference": ref}) == "agree"
+
+
+def test_rendering_does_not_change_the_run(run_dir):
+    before = hash_tree(run_dir)
+    il.report.write_run_report(run_dir)
+    il.report.write_index(run_dir.parent)
+    il.report.to_html(run_dir, run_dir.parent / "copy.html")
+    after = hash_tree(run_dir)
+    new = set(after) - set(before)
+    assert {k: after[k] for k in before} == before
+    assert new == {"report.html"}           # the tour's assets sit in the parent, not here
+
+
+def test_index_shares_assets(tmp_path):
+    tour = tmp_path / "out"
+    a = write_run_dir(tour / "activation-histograms")
+    b = write_run_dir(tour / "xavier-depth", variants=("tanh",), steps=5)
+    il.report.write_run_report(a)                    # as `initlab run` does, before the index
+    assert (a / "_assets" / "uPlot.iife.min.js").is_file()
+    index = il.report.write_index(tour)
+    assert index == tour / "index.html"
+    links = parse(index)
+    assert "activation-histograms/report.html" in links.urls and "xavier-depth/report.html" in links.urls
+    assert "activation-histograms/figures/std_by_layer.png" in links.urls    # thumbnail
+    assert not (a / "_assets").exists()                                      # moved to the shared one
+    assert "../_assets/report.js" in parse(a / "report.html").urls
+    assert "../_assets/report.js" in parse(b / "report.html").urls
+    # a later run report in the same tour reuses the shared assets
+    c = write_run_dir(tour / "later", variants=("he",), steps=4)
+    il.report.write_run_report(c)
+    assert not (c / "_assets").exists() and "../_assets/report.js" in parse(c / "report.html").urls
+    assert "agree" in index.read_text() and "disagree" in index.read_text()
+
+
+def test_single_run_keeps_assets_beside_it(tmp_path):
+    d = write_run_dir(tmp_path / "run", steps=3)
+    il.report.write_run_report(d)
+    assert (d / "_assets" / "uPlot.iife.min.js").is_file()
+    assert (d / "_assets" / "uPlot.LICENSE").read_text().startswith("The MIT License")
+    assert not (tmp_path / "_assets").exists()
+
+
+def test_unknown_format_version_is_a_clear_error(tmp_path):
+    d = write_run_dir(tmp_path / "new", format_version=2, figure=False)
+    with pytest.raises(ValueError, match=r"format_version 2.*reads format_version 1.*upgrade"):
+        il.report.write_run_report(d)
+    assert not (d / "report.html").exists()
+    d = write_run_dir(tmp_path / "odd", format_version="v1", figure=False)
+    with pytest.raises(ValueError, match="format_version 'v1'"):
+        il.report.write_run_report(d)
+
+
+def test_old_run_without_format_version_or_description_renders(tmp_path):
+    d = write_run_dir(tmp_path / "old", format_version=None, description=False, figure=False)
+    cfg = json.loads((d / "config.json").read_text())
+    del cfg["format_version"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.warns(UserWarning, match="no format_version"):
+        out = il.report.write_run_report(d)
+    assert "carries no description" in out.read_text()
+
+
+def test_partial_run_dir_renders(tmp_path):
+    d = tmp_path / "partial"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"format_version": 1, "experiment": "x"}))
+    assert "x · initlab report" in il.report.write_run_report(d).read_text()
+    with pytest.raises(ValueError, match="not a run directory"):
+        il.report.write_run_report(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        il.report.write_run_report(tmp_path / "nope")
+
+
+def _size_of_watched_run(tmp_path, steps, hist_every, layers=8, bins=64):
+    d = write_run_dir(tmp_path / f"s{steps}", steps=steps, layers=layers, hist_every=hist_every,
+                      bins=bins, figure=False)
+    out = il.report.write_run_report(d)
+    data = json.loads(parse(out).blob)
+    return out.stat().st_size, data
+
+
+def test_long_watched_run_is_downsampled(tmp_path):
+    size, data = _size_of_watched_run(tmp_path, steps=1000, hist_every=10)
+    for v in data["variants"]:
+        assert len(v["steps"]) <= rhtml.MAX_STEPS and v["steps"][0] == 0 and v["steps"][-1] == 999
+        assert all(len(rows) == len(v["steps"]) for rows in v["stats"].values())
+        assert len(v["hist"]["steps"]) <= rhtml.MAX_HISTS
+    for c in data["curves"]:
+        assert all(len(s["x"]) <= rhtml.MAX_STEPS for s in c["series"])
+    assert size < 3_000_000, size   # 2 variants x 8 layers, 1,000 steps, 100 snapshots of 64 bins
+
+
+def test_pick_keeps_ends_and_bounds():
+    for n in (0, 1, 5, 200, 201, 1000, 12345):
+        idx = rhtml._pick(n, 200)
+        assert len(idx) == min(n, 200) or (n > 200 and len(idx) <= 200)
+        if n:
+            assert idx[0] == 0 and idx[-1] == n - 1 and np.all(np.diff(idx) > 0)
+
+
+def test_common_bins_conserves_counts():
+    a = watcher_arrays(6, 2, bins=20, uniform_edges=False)
+    h = _data.LayerHist(a["hist_counts"][:, 1], a["hist_edges"][:, 1])
+    img, grid = _data.common_bins(h, 32)
+    assert img.shape == (32, 6) and len(grid) == 33
+    np.testing.assert_allclose(img.sum(axis=0), h.counts.sum(axis=1))
+    assert grid[0] == h.edges.min() and grid[-1] == h.edges.max()
+
+
+def test_to_html_watcher_arrays_npz_and_string(tmp_path):
+    arrays = watcher_arrays(40, 4, hist_every=4)
+    p = il.report.to_html(arrays, tmp_path / "w" / "model.html", title="my model")
+    assert p.is_file() and (tmp_path / "w" / "_assets" / "report.js").is_file()
+    data = json.loads(parse(p).blob)
+    assert data["kind"] == "watcher" and data["variants"][0]["layers"] == ["fc1", "fc2", "fc3", "fc4"]
+    np.savez(tmp_path / "hist.npz", **arrays)
+    q = il.report.to_html(tmp_path / "hist.npz", tmp_path / "hist.html")
+    assert json.loads(parse(q).blob)["variants"][0]["steps"][-1] == 39
+    page = il.report.to_html(arrays)                      # self-contained string
+    assert isinstance(page, str) and "_assets/" not in page and "uPlot" in page
+    s = il.report.to_html(arrays, tmp_path / "solo" / "solo.html", self_contained=True)
+    assert not (tmp_path / "solo" / "_assets").exists() and "src=" not in s.read_text().split("initlab-data")[0]
+    assert il.report.repr_html(arrays).startswith("<iframe srcdoc=")
+    with pytest.raises(ValueError, match="no 'layers' array"):
+        il.report.to_html({"steps": np.arange(3)})
+    with pytest.raises(ValueError, match="cannot make a report from int"):
+        il.report.to_html(3)
+
+
+def test_cli_report(run_dir, capsys):
+    from initlab.cli import main
+
+    assert main(["report", str(run_dir)]) == 0
+    assert (run_dir / "report.html").is_file()
+    assert main(["report", str(run_dir.parent)]) == 0
+    assert (run_dir.parent / "index.html").is_file()
+    assert main(["report", str(run_dir / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_watcher_hist_with_missing_layers(tmp_path):
+    a = watcher_arrays(10, 3)
+    a["hist_counts"][:, 2] = np.nan        # a layer whose histogram was never recorded
+    a["std"][:5, 1] = np.nan               # recorded late
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = il.report.to_html(a, tmp_path / "m.html")
+    v = json.loads(parse(p).blob)["variants"][0]
+    assert v["hist"]["layers"][2] is None and v["stats"]["std"][0][1] is None
