@@ -1,0 +1,232 @@
+"""Forward/gradient hooks that reduce each module call to a few device scalars.
+
+:func:`classify` finds the modules to probe (Linear, Conv, norm layers, activation modules,
+Embedding); a :class:`Recorder` hooks them and, while ``active``, appends for every call the raw
+reductions of :mod:`initlab.probes.stats` to one flat list of 0-d tensors (``vals``) with their
+``(slot, stat)`` keys, where ``slot = (module index, call index)``. δ = ∂L/∂output comes from a tensor
+hook registered on the output during the forward pass (it sees δ of the value the module returned,
+even when an in-place activation modifies that tensor afterwards). Nothing here reads a value
+back from the device; the owner (:func:`~initlab.probes.inspection.inspect`,
+:class:`~initlab.probes.watcher.Watcher`) stacks ``vals`` once per step.
+
+Hooks are always removed by :meth:`Recorder.remove` (the owners call it in ``finally``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .. import activations as _acts
+from ..activations import Activation
+from . import stats as S
+
+__all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
+
+# feature-last norms (units = last dim) and channel-first ones (units = dim 1)
+_NORMS_LAST: tuple[type, ...] = (nn.LayerNorm,) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+_NORMS_CHANNEL: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LocalResponseNorm)
+
+
+@dataclass(eq=False)
+class ModuleSpec:
+    """A probed module: where it sits, what kind it is, and what its statistics need."""
+
+    index: int
+    name: str
+    module: nn.Module
+    kind: str
+    module_type: str
+    act: Activation | None = None
+    channels_first: bool | None = None  # None: an activation inherits it from the layer before it
+    sat: tuple[float | None, float | None] | None = None
+    dead: bool = False
+    fan_in: int | None = None
+    fan_out: int | None = None
+
+    @property
+    def weight(self) -> Tensor | None:
+        w = getattr(self.module, "weight", None)
+        return w if isinstance(w, Tensor) else None
+
+    @property
+    def bias(self) -> Tensor | None:
+        b = getattr(self.module, "bias", None)
+        return b if isinstance(b, Tensor) else None
+
+
+def _fans(w: Tensor | None) -> tuple[int | None, int | None]:
+    if w is None or w.dim() < 2:
+        return None, None
+    fi, fo = nn.init._calculate_fan_in_and_fan_out(w)
+    return int(fi), int(fo)
+
+
+def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSpec]:
+    """The modules to probe, in registration order (identity activations are skipped)."""
+    specs: list[ModuleSpec] = []
+    for name, m in model.named_modules():
+        label = name or type(m).__name__.lower()
+        act = None
+        if isinstance(m, nn.Linear):
+            kind, cf = "linear", False
+        elif isinstance(m, nn.modules.conv._ConvNd):
+            kind, cf = "conv", True
+        elif isinstance(m, _NORMS_LAST):
+            kind, cf = "norm", False
+        elif isinstance(m, _NORMS_CHANNEL):
+            kind, cf = "norm", True
+        elif isinstance(m, nn.Embedding):
+            kind, cf = "other", False
+        else:
+            try:
+                act = _acts.from_module(m)
+            except ValueError:
+                act = None
+            if act is None or act.name == "identity":
+                continue
+            kind, cf = "activation", None
+        spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf)
+        if kind in ("linear", "conv"):
+            spec.fan_in, spec.fan_out = _fans(spec.weight)
+        if act is not None:
+            low, high = S.saturation_bounds(act, float(saturation_margin))
+            spec.sat = None if low is None and high is None else (low, high)
+            spec.dead = act.name in S.RELU_FAMILY
+        specs.append(spec)
+    return specs
+
+
+def first_tensor(out: Any) -> Tensor | None:
+    """The module's main output: a tensor, the first tensor of a tuple/list, or of a dict's values."""
+    if isinstance(out, Tensor):
+        return out
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else ()
+    for v in items:
+        if isinstance(v, Tensor):
+            return v
+    return None
+
+
+class Recorder:
+    """Hooks on the probed modules of ``model``; records one *frame* (a step) at a time.
+
+    ``precise`` (inspection) accumulates in float64 and adds exact std, |δ| and non-finite counts;
+    ``grad_mode_only`` (watching) ignores forward passes run under ``torch.no_grad()``.
+    """
+
+    def __init__(self, model: nn.Module, *, bins: int = 30, saturation_margin: float = 0.01,
+                 precise: bool = False, grad_mode_only: bool = False):
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not (isinstance(bins, int) and bins >= 1):
+            raise ValueError(f"bins must be a positive int, got {bins!r}")
+        if not (0 < saturation_margin < 1):
+            raise ValueError(f"saturation_margin must be in (0, 1), got {saturation_margin!r}")
+        self.specs = classify(model, saturation_margin)
+        if not self.specs:
+            found = sorted({type(m).__name__ for m in model.modules()})
+            raise ValueError(
+                "model has no supported layers to probe (expected nn.Linear, nn.Conv*, norm layers, "
+                f"nn.Embedding or activation modules such as nn.ReLU); found modules: {found}")
+        self.bins, self.precise, self.grad_mode_only = bins, precise, grad_mode_only
+        self.acc = torch.float64 if precise else S.ACC
+        self.active = False
+        self.extended = False
+        self.backward = True
+        self.handles: list[Any] = []
+        self.gen = 0
+        self.new_frame()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def install(self) -> None:
+        for spec in self.specs:
+            self.handles.append(spec.module.register_forward_hook(self._make_hook(spec)))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+        self.active = False
+        self.gen += 1  # gradient hooks still in a live graph become no-ops
+
+    def new_frame(self) -> None:
+        self.gen += 1
+        self.calls: dict[int, int] = {}
+        self.slots: list[tuple[int, int]] = []              # forward order of this frame
+        self.meta: dict[tuple[int, int], tuple[int, int, int]] = {}  # slot -> (numel, batch, units)
+        self.vals: list[Tensor] = []                        # 0-d tensors
+        self.keys: list[tuple[tuple[int, int], str]] = []   # (slot, stat) of each val
+        self.hists: list[tuple[tuple[int, int], Tensor]] = []
+        self.input_numel: dict[tuple[int, int], int] = {}
+        self._cf = False
+
+    def _make_hook(self, spec: ModuleSpec):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            if self.active and (not self.grad_mode_only or torch.is_grad_enabled()):
+                self._forward(spec, args, output)
+        return hook
+
+    # --- recording ------------------------------------------------------------------------------
+    def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:
+        y = first_tensor(output)
+        if y is None or not y.is_floating_point() or y.numel() == 0:
+            return
+        k = self.calls.get(spec.index, 0)
+        self.calls[spec.index] = k + 1
+        slot = (spec.index, k)
+        self.slots.append(slot)
+        yd = y.detach()
+        if spec.channels_first is None:
+            cf = self._cf
+        else:
+            cf = self._cf = spec.channels_first
+        ud = S.unit_dim(yd, cf)
+        self.meta[slot] = (yd.numel(), yd.shape[0] if yd.dim() > 1 else 1, yd.shape[ud] if yd.dim() else 1)
+        vals, keys, acc = self.vals, self.keys, self.acc
+        s, l2, l1 = S.core(yd, acc)
+        vals += (s, l2, l1)
+        keys += ((slot, "sum"), (slot, "l2"), (slot, "l1"))
+        if self.precise:
+            vals += (yd.to(acc).std(correction=0), torch.isfinite(yd).logical_not().sum(dtype=acc))
+            keys += ((slot, "std"), (slot, "nonfinite"))
+        if self.extended:
+            self._extended(spec, slot, yd, ud, args)
+        if self.backward and y.requires_grad:
+            gen = self.gen
+            y.register_hook(lambda g, slot=slot, gen=gen: self._backward(slot, gen, g))
+
+    def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple) -> None:
+        vals, keys, acc = self.vals, self.keys, self.acc
+        lo, hi = S.finite_range(yd)
+        vals += (lo.to(acc), hi.to(acc), (yd == 0).sum(dtype=acc), (yd > 0).sum(dtype=acc))
+        keys += ((slot, "min"), (slot, "max"), (slot, "zero"), (slot, "pos"))
+        self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
+        if spec.sat is not None:
+            vals.append(S.saturated(yd, *spec.sat).to(acc))
+            keys.append((slot, "sat"))
+        if spec.dead:
+            vals.append(S.dead_units(yd, ud).to(acc))
+            keys.append((slot, "dead"))
+        if spec.kind in ("linear", "conv", "activation") and yd.dim() >= 1:
+            vals.append(S.distinct_units(yd, ud).to(acc))
+            keys.append((slot, "distinct"))
+        if spec.kind in ("linear", "conv"):
+            x = first_tensor(args)
+            if x is not None and x.is_floating_point() and x.numel():
+                vals.append((x.detach() > 0).sum(dtype=acc))
+                keys.append((slot, "in_pos"))
+                self.input_numel[slot] = x.numel()
+
+    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor) -> None:
+        if gen != self.gen or g is None:
+            return
+        s, l2 = S.grad_core(g, self.acc)
+        self.vals += (s, l2)
+        self.keys += ((slot, "gsum"), (slot, "gl2"))
+        if self.precise:
+            self.vals += (torch.linalg.vector_norm(g, 1, dtype=self.acc),
+                          torch.isfinite(g).logical_not().sum(dtype=self.acc))
+            self.keys += ((slot, "gl1"), (slot, "gnonfinite"))

@@ -1,0 +1,199 @@
+r"""Fused reductions: each statistic is a 0-d (or tiny) tensor on the input's device, never a sync.
+
+The hooks call these on every recorded step, so each function does as few passes over the tensor
+as it can and never calls ``.item()``, ``.cpu()`` or ``.tolist()``; the caller stacks the results
+into one device buffer row and converts them on the host, rarely (see :mod:`initlab.probes.watcher`).
+
+Raw reductions and the statistics derived from them on the host (n = numel):
+
+* ``sum``, ``l2 = ‖x‖₂``, ``l1 = Σ|x|``  →  mean = sum/n,  std = √(l2²/n − mean²) (population),
+  abs_mean = l1/n (Caffe's ``asum/count``, its ``debug_info`` number);
+* counts (zeros, positives, saturated, non-finite) → fractions of n;
+* the histogram uses the finite minimum and maximum as its range, so it needs no host round trip.
+
+A *unit* is a feature (last dimension) of a ``(batch, …, features)`` tensor, or a channel (dim 1)
+of a convolutional ``(batch, channels, *spatial)`` tensor.
+
+>>> import torch
+>>> x = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
+>>> [round(float(t), 4) for t in core(x)]
+[2.0, 3.7417, 6.0]
+>>> float(sign_coherence(torch.tensor([[1.0, 0.0, 2.0], [1.0, -1.0, 0.0]])))
+0.5
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..activations import Activation
+
+__all__ = ["core", "grad_core", "unit_dim", "finite_range", "histogram", "distinct_units",
+           "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
+
+ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
+
+# activations whose "off" side is exactly flat at 0 (or a small slope): a unit is dead when its input
+# is ≤ 0 on every example (seed 004: dead ReLU under a large learning rate)
+RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "rrelu", "noisy_relu"})
+
+
+def core(x: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor, Tensor]:
+    """(Σx, ‖x‖₂, Σ|x|) accumulated in ``dtype``: three passes, no temporaries."""
+    return (x.sum(dtype=dtype), torch.linalg.vector_norm(x, 2, dtype=dtype),
+            torch.linalg.vector_norm(x, 1, dtype=dtype))
+
+
+def grad_core(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor]:
+    """(Σδ, ‖δ‖₂) of a gradient δ = ∂L/∂(output)."""
+    return g.sum(dtype=dtype), torch.linalg.vector_norm(g, 2, dtype=dtype)
+
+
+def unit_dim(x: Tensor, channels_first: bool) -> int:
+    """The dimension that indexes units: 1 for 2-d tensors and channel-first maps, else the last."""
+    if x.dim() <= 1:
+        return 0
+    if x.dim() == 2 or channels_first:
+        return 1
+    return x.dim() - 1
+
+
+def _other_dims(x: Tensor, dim: int) -> tuple[int, ...]:
+    return tuple(d for d in range(x.dim()) if d != dim)
+
+
+def finite_range(x: Tensor) -> tuple[Tensor, Tensor]:
+    """(min, max) over the finite entries (inf, -inf when there are none)."""
+    if x.is_floating_point() and x.dtype != ACC:
+        x = x.to(ACC)
+    fin = torch.isfinite(x)
+    lo = torch.where(fin, x, math.inf).amin()
+    hi = torch.where(fin, x, -math.inf).amax()
+    return lo, hi
+
+
+def histogram(x: Tensor, lo: Tensor, hi: Tensor, bins: int) -> Tensor:
+    """Counts (``bins``,) float32 of the finite entries of x over [lo, hi], on x's device.
+
+    Unlike :func:`torch.histc` the range stays a tensor, so nothing waits for the device.
+    """
+    x = x.reshape(-1).to(ACC)
+    fin = torch.isfinite(x)
+    width = (hi - lo).clamp_min(torch.finfo(ACC).tiny)
+    idx = ((x - lo) * (bins / width)).nan_to_num_(0.0, 0.0, 0.0).floor_().clamp_(0, bins - 1).long()
+    out = torch.zeros(bins, dtype=ACC, device=x.device)
+    return out.scatter_add_(0, idx, fin.to(ACC))
+
+
+@lru_cache(maxsize=16)
+def _projection(n: int, device: torch.device) -> Tensor:
+    # a fixed random direction from a private generator: the global RNG state is never touched
+    g = torch.Generator().manual_seed(0x1417 + n)
+    return torch.randn(n, generator=g, dtype=torch.float64).to(device)
+
+
+def distinct_units(x: Tensor, dim: int) -> Tensor:
+    """How many units have distinct activation vectors over the batch (a float 0-d tensor).
+
+    Each unit's vector (its values over examples and positions) is hashed by a fixed random
+    projection in float64; units whose hashes agree to 1e-9 relative count once. Identical units
+    (zero or constant init, seed 000) give one distinct unit per group.
+    """
+    u = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).to(torch.float64)  # (units, samples)
+    u = torch.nan_to_num(u, 0.0, 0.0, 0.0)
+    h = torch.sort(u @ _projection(u.shape[1], u.device)).values  # (units,)
+    tol = 1e-9 * h.abs().amax().clamp_min(1e-300)
+    return ((h.diff().abs() > tol).sum(dtype=ACC) + 1.0) if h.numel() > 1 else h.new_ones((), dtype=ACC)
+
+
+def dead_units(y: Tensor, dim: int) -> Tensor:
+    """Fraction of units of a ReLU-family output that are ≤ 0 on every example (y > 0 ⇔ input > 0)."""
+    if y.dim() <= 1:
+        alive = (y > 0)
+    else:
+        alive = (y > 0).any(dim=0) if y.dim() == 2 else (y > 0).movedim(dim, 0).reshape(y.shape[dim], -1).any(1)
+    return 1.0 - alive.sum(dtype=ACC) / max(alive.numel(), 1)
+
+
+@lru_cache(maxsize=64)
+def saturation_bounds(act: Activation, margin: float) -> tuple[float | None, float | None]:
+    """(low, high): outputs below ``low`` or above ``high`` count as saturated (None: no such side).
+
+    A side saturates when φ' → 0 there and φ tends to a finite value; tanh: |y| > 1 − margin,
+    sigmoid: y < margin or y > 1 − margin, ELU: y < −α + margin. A flat side at 0 (ReLU, softplus,
+    GELU, SiLU) is sparsity, not saturation, unless the other side saturates too (sigmoid).
+    """
+    left, right = act.saturating
+    with torch.no_grad():
+        far = act.numpy(torch.tensor([-1e4, 1e4], dtype=torch.float64).numpy())
+    lo_v, hi_v = float(far[0]), float(far[1])
+    both = left and right and math.isfinite(lo_v) and math.isfinite(hi_v)
+    low = lo_v + margin if left and math.isfinite(lo_v) and (both or abs(lo_v) > 1e-9) else None
+    high = hi_v - margin if right and math.isfinite(hi_v) and (both or abs(hi_v) > 1e-9) else None
+    return low, high
+
+
+def saturated(y: Tensor, low: float | None, high: float | None) -> Tensor:
+    """Count of entries beyond the saturation bounds (float32 0-d tensor)."""
+    if low is not None and high is not None:
+        return ((y < low) | (y > high)).sum(dtype=ACC)
+    if low is not None:
+        return (y < low).sum(dtype=ACC)
+    return (y > high).sum(dtype=ACC)
+
+
+def sign_coherence(grad: Tensor) -> Tensor:
+    """Fraction of units (rows of ∂L/∂W, shape (out, …)) whose non-zero entries all share one sign.
+
+    For a unit fed by all-positive inputs x (sigmoid outputs), ∂L/∂w_ij = δ_i x_j has δ_i's sign for
+    every j, so all of the unit's weights move together: the zig-zag path of seed 000.
+    NaN when every row is zero.
+    """
+    rows = grad.detach().reshape(grad.shape[0], -1)
+    pos, neg = (rows > 0).any(1), (rows < 0).any(1)
+    nonzero = (pos | neg).sum(dtype=ACC)
+    frac = (pos ^ neg).sum(dtype=ACC) / nonzero.clamp_min(1.0)
+    return torch.where(nonzero > 0, frac, torch.full_like(frac, math.nan))
+
+
+def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None = None
+           ) -> dict[str, np.ndarray]:
+    """Host side: raw reductions (float64 arrays of one shape, NaN = not recorded) → statistics.
+
+    ``n`` is the number of entries of each output (and of δ, which has the output's shape).
+    """
+    nan = np.full(np.shape(n), np.nan)
+    get = lambda k: np.asarray(raw.get(k, nan), dtype=np.float64)  # noqa: E731
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        n = np.asarray(n, dtype=np.float64)
+        mean = get("sum") / n
+        std = get("std") if "std" in raw else np.sqrt(np.maximum(get("l2") ** 2 / n - mean ** 2, 0.0))
+        std = np.where(np.isfinite(mean), std, np.nan)
+        gmean = get("gsum") / n
+        out = {
+            "mean": mean, "std": std, "abs_mean": get("l1") / n,
+            "min": get("min"), "max": get("max"),
+            "zero_fraction": get("zero") / n, "positive_fraction": get("pos") / n,
+            "saturated_fraction": get("sat") / n, "dead_fraction": get("dead"),
+            "distinct_units": get("distinct"),
+            "grad_norm": get("gl2"),
+            "grad_std": np.where(np.isfinite(gmean), np.sqrt(np.maximum(get("gl2") ** 2 / n - gmean ** 2, 0.0)), np.nan),
+            "grad_abs_mean": get("gl1") / n,
+            "input_positive_fraction": get("in_pos") / (input_n if input_n is not None else nan),
+        }
+        rec_f, rec_b = ~np.isnan(get("sum")), ~np.isnan(get("gsum")) | ~np.isnan(get("gl2"))
+        if "nonfinite" in raw:
+            nf_f = get("nonfinite") > 0
+        else:
+            nf_f = rec_f & ~(np.isfinite(get("sum")) & np.isfinite(get("l2")))
+        if "gnonfinite" in raw:
+            nf_b = get("gnonfinite") > 0
+        else:
+            nf_b = rec_b & ~(np.isfinite(get("gsum")) & np.isfinite(get("gl2")))
+    out["nonfinite_forward"] = np.where(rec_f, nf_f.astype(np.float64), np.nan)
+    out["nonfinite_backward"] = np.where(rec_b, nf_b.astype(np.float64), np.nan)
+    return out

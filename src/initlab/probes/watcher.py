@@ -1,0 +1,2 @@
+class Watcher: pass
+def watch(*a, **k): pass
