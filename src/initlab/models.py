@@ -102,7 +102,8 @@ def _choice(name: str, value: Any, valid: tuple) -> Any:
     return value
 
 
-def _dropout_module(p: float, mode: str, generator: torch.Generator | None) -> nn.Module:
+def _dropout_module(p: float, mode: str) -> nn.Module:
+    # masks come from the global RNG (training randomness), not from the init generator
     return nn.Dropout(p) if mode == "inverted" else ClassicDropout(p)
 
 
@@ -118,7 +119,7 @@ def _finish(model: nn.Sequential, init: str | None, bias_init: Any, bias_std: fl
 
 def _block(layers: "OrderedDict[str, nn.Module]", i: int, main: nn.Module, norm_module: nn.Module | None,
            norm_tag: str, act: nn.Module, norm_position: str, extra: list[tuple[str, nn.Module]]) -> None:
-    layers[main_name(main, i)] = main
+    layers[_main_name(main, i)] = main
     if norm_module is not None and norm_position == "before_activation":
         layers[f"{norm_tag}{i}"] = norm_module
     layers[f"act{i}"] = act
@@ -128,7 +129,7 @@ def _block(layers: "OrderedDict[str, nn.Module]", i: int, main: nn.Module, norm_
         layers[k] = m
 
 
-def main_name(module: nn.Module, i: int) -> str:
+def _main_name(module: nn.Module, i: int) -> str:
     return f"fc{i}" if isinstance(module, nn.Linear) else f"conv{i}"
 
 
@@ -187,11 +188,11 @@ def mlp(sizes: Sequence[int], activation: Any, *, init: str | None = "auto", bia
 
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if p_in > 0:
-        layers["drop_in"] = _dropout_module(p_in, dropout_mode, generator)
+        layers["drop_in"] = _dropout_module(p_in, dropout_mode)
     for i in range(1, len(sizes) - 1):
         width = sizes[i]
         nm = None if norm is None else (nn.BatchNorm1d(width) if norm == "batch" else nn.LayerNorm(width))
-        extra = [(f"drop{i}", _dropout_module(p_hidden, dropout_mode, generator))] if p_hidden > 0 else []
+        extra = [(f"drop{i}", _dropout_module(p_hidden, dropout_mode))] if p_hidden > 0 else []
         _block(layers, i, nn.Linear(sizes[i - 1], width, bias=bias), nm, "bn" if norm == "batch" else "ln",
                make_act(), norm_position, extra)
     layers["fc_out"] = nn.Linear(sizes[-2], sizes[-1], bias=bias)
@@ -263,7 +264,7 @@ def cnn(in_channels: int, channels: Sequence[int], activation: Any, *, dims: Lit
     pad = kernel_size // 2
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if p_in > 0:
-        layers["drop_in"] = _dropout_module(p_in, dropout_mode, generator)
+        layers["drop_in"] = _dropout_module(p_in, dropout_mode)
     c_prev = in_channels
     for i, c in enumerate(channels, start=1):
         nm = None if norm is None else (bn(c) if norm == "batch" else nn.GroupNorm(1, c))
@@ -279,7 +280,7 @@ def cnn(in_channels: int, channels: Sequence[int], activation: Any, *, dims: Lit
                              f"(kernel_size={kernel_size}, stride={stride}, pool={pool!r}): it shrinks to 0 "
                              f"at block {i}")
         if p_hidden > 0:
-            extra.append((f"drop{i}", _dropout_module(p_hidden, dropout_mode, generator)))
+            extra.append((f"drop{i}", _dropout_module(p_hidden, dropout_mode)))
         _block(layers, i, conv(c_prev, c, kernel_size, stride=stride, padding=pad, bias=bias), nm,
                "bn" if norm == "batch" else "ln", make_act(), norm_position, extra)
         c_prev = c
