@@ -1,0 +1,168 @@
+"""Reports opened in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+Skipped when Selenium or the browser is missing, except under ``CI=true`` where that fails.
+Chromium runs with the network features off and a fresh profile; pages are opened via file://
+and may fetch nothing but file: URLs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from conftest import watcher_arrays, write_run_dir
+
+import initlab as il
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("INITLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("INITLAB_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def _missing(why: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test needs {why} (CI=true: not skipping)")
+    pytest.skip(f"needs {why}")
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _missing("selenium (pip install selenium)")
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(exe).is_file() and os.access(exe, os.X_OK)) and not shutil.which(exe):
+            _missing(f"{exe} (apt-get install chromium chromium-driver)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", "--allow-file-access-from-files", "--window-size=1280,1600",
+              f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    d = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    # belt and braces: the browser itself has no network for these pages
+    d.execute_cdp_cmd("Network.enable", {})
+    d.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    yield d
+    d.quit()
+
+
+def _open(driver, page: Path) -> None:
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get_log("performance")
+    driver.get(page.resolve().as_uri())
+    t0 = time.time()
+    while time.time() - t0 < 10:
+        if driver.execute_script("return document.documentElement.getAttribute('data-report-ready') === '1' "
+                                 "|| !document.getElementById('initlab-data')"):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"report did not finish drawing: {driver.get_log('browser')}")
+
+
+def _errors(driver) -> list:
+    return [e for e in driver.get_log("browser") if e.get("level") in ("SEVERE", "ERROR")]
+
+
+def _check_page(driver, page: Path) -> dict:
+    """No console errors, every chart drawn, every image loaded, only file: resources."""
+    _open(driver, page)
+    assert _errors(driver) == []
+    state = driver.execute_script("""
+        const charts = [...document.querySelectorAll('.chart')];
+        return {
+          charts: charts.length,
+          drawn: charts.filter(c => c.getAttribute('data-rendered') === '1' &&
+                 [...c.querySelectorAll('canvas')].some(k => k.width > 0 && k.height > 0)).length,
+          imgs: [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]),
+          resources: performance.getEntriesByType('resource').map(r => r.name),
+          url: location.href,
+        };""")
+    assert state["drawn"] == state["charts"], state
+    assert all(ok for _, ok in state["imgs"]), state["imgs"]
+    assert state["url"].startswith("file:")
+    assert all(r.startswith("file:") for r in state["resources"]), state["resources"]
+    # every request the page made (DevTools network log): file: (or inline data:) only
+    requested = [json.loads(e["message"])["message"]["params"]["request"]["url"]
+                 for e in driver.get_log("performance") if '"Network.requestWillBeSent"' in e["message"]]
+    assert requested and all(u.startswith(("file:", "data:")) for u in requested), requested
+    assert any(u.endswith("uPlot.iife.min.js") for u in requested) or "uPlot" in driver.page_source
+    return state
+
+
+def _pixels(driver, selector: str) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(c => c.toDataURL())", selector)
+
+
+def _screenshot(driver, path: Path) -> Path:
+    h = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(int(h) + 40, 9000))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 1600)
+    return path
+
+
+def test_run_report_in_browser(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    run = write_run_dir(tmp_path / "tour" / "activation-histograms", steps=60, layers=6)
+    page = il.report.write_run_report(run)
+    state = _check_page(driver, page)
+    assert state["charts"] >= 12 and len(state["imgs"]) == 1
+
+    hist = ".hist-chart canvas, .cd-chart canvas"
+    before = _pixels(driver, hist)
+    readout = driver.find_element(By.CSS_SELECTOR, "#hist-controls .readout")
+    assert readout.text == "fc1 · step 59"
+    Select(driver.find_element(By.CSS_SELECTOR, "select.layer-select")).select_by_index(3)
+    after_layer = _pixels(driver, hist)
+    assert readout.text == "fc4 · step 59"
+    assert all(a != b for a, b in zip(before, after_layer)), "the layer selector changed nothing"
+
+    slider = driver.find_element(By.CSS_SELECTOR, "#hist-controls input.step-slider")
+    slider.send_keys(Keys.HOME)
+    after_step = _pixels(driver, ".hist-chart canvas")
+    assert readout.text == "fc4 · step 0"
+    assert after_step != after_layer[:len(after_step)], "the step slider changed nothing"
+
+    # the by-layer step slider and the over-steps variant selector redraw too
+    by_layer = _pixels(driver, "#bylayer-charts canvas")
+    driver.find_element(By.CSS_SELECTOR, "#bylayer-controls input.step-slider").send_keys(Keys.HOME)
+    assert _pixels(driver, "#bylayer-charts canvas") != by_layer
+    over = _pixels(driver, "#oversteps-charts canvas")
+    Select(driver.find_element(By.CSS_SELECTOR, "select.variant-select")).select_by_index(1)
+    assert _pixels(driver, "#oversteps-charts canvas") != over
+    assert _errors(driver) == []
+    shot = _screenshot(driver, tmp_path / "report.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_index_and_watcher_and_inline_pages_in_browser(driver, tmp_path):
+    tour = tmp_path / "out"
+    write_run_dir(tour / "activation-histograms")
+    write_run_dir(tour / "xavier-depth", variants=("tanh",), steps=5, figure=True)
+    index = il.report.write_index(tour)
+    state = _check_page(driver, index)
+    assert len(state["imgs"]) == 2
+    _check_page(driver, tour / "xavier-depth" / "report.html")
+
+    arrays = watcher_arrays(120, 4, hist_every=3)
+    _check_page(driver, il.report.to_html(arrays, tmp_path / "w" / "model.html"))
+    inline = tmp_path / "inline.html"
+    inline.write_text(il.report.to_html(arrays))
+    _open(driver, inline)
+    assert _errors(driver) == []
+    assert driver.execute_script("return document.querySelectorAll('.chart[data-rendered]').length") > 5
