@@ -1,0 +1,122 @@
+r"""Mean-field predictions beside measurements, layer by layer.
+
+For every Linear/Conv layer l of an :class:`~initlab.probes.Inspection` (or a Watcher's first step):
+
+* std: predicted :math:`\mathrm{std}(\phi_l(h^l))` (:func:`initlab.theory.predict`) vs. the measured ``std`` of the
+  activation module's output (of the layer's own output where no activation follows, e.g. the last layer);
+* gradient norm: measured ``grad_norm`` = ‖∂L/∂(that same output)‖ — the *activation output* a^l, not the
+  pre-activation — vs. the predicted relative norm scaled so that the last layer matches its measurement
+  (the theory predicts how gradients change with depth, not the loss's scale); the last row's ratio is 1 by
+  construction.
+
+``std_ratio`` and ``grad_ratio`` are measured / predicted. Weights are read from the record (σ_w² =
+weight_std² · fan_in, σ_b² = bias_std²); ``q0`` is the input's second moment (1 for N(0, 1) inputs).
+
+>>> import torch, initlab as il
+>>> from torch import nn
+>>> g = torch.Generator().manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(300, 300), nn.Tanh(), nn.Linear(300, 300), nn.Tanh())
+>>> x = torch.randn(256, 300, generator=g)
+>>> cmp = compare(il.inspect(model, x))                          # doctest: +SKIP
+>>> [round(r.std_ratio, 1) for r in cmp.rows]                     # doctest: +SKIP
+[1.0, 1.0]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .predict import Prediction, predict
+
+__all__ = ["ComparisonRow", "Comparison", "compare"]
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """Prediction and measurement of one layer's output (``measured_at``: the module measured)."""
+
+    index: int
+    layer: str
+    measured_at: str
+    activation: str | None
+    predicted_std: float
+    measured_std: float | None
+    std_ratio: float | None
+    predicted_grad_norm: float | None
+    measured_grad_norm: float | None
+    grad_ratio: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Rows in forward order, and the :class:`~initlab.theory.predict.Prediction` they come from."""
+
+    rows: list[ComparisonRow] = field(default_factory=list)
+    prediction: Prediction | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"q0": self.prediction.q0 if self.prediction else None, "rows": [r.to_dict() for r in self.rows]}
+
+    def __str__(self) -> str:
+        def f(v: float | None) -> str:
+            return "-" if v is None else f"{v:.4g}"
+
+        head = ["layer", "measured at", "pred std", "std", "ratio", "pred grad", "grad", "ratio"]
+        body = [[r.layer, r.measured_at, f(r.predicted_std), f(r.measured_std), f(r.std_ratio),
+                 f(r.predicted_grad_norm), f(r.measured_grad_norm), f(r.grad_ratio)] for r in self.rows]
+        widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+        return "\n".join(lines)
+
+
+def _layer_stats(obj: Any) -> list[Any]:
+    """The LayerStats list of an Inspection, a list of LayerStats, or a Watcher's first recorded step."""
+    if isinstance(obj, (list, tuple)):
+        return list(obj)
+    layers = getattr(obj, "layers", None)
+    if isinstance(layers, (list, tuple)) and (not layers or hasattr(layers[0], "kind")):
+        return list(layers)
+    for attr in ("inspection", "at_step", "snapshot"):  # a Watcher: its step 0
+        fn = getattr(obj, attr, None)
+        if callable(fn):
+            return _layer_stats(fn(0))
+    for attr in ("first", "initial"):
+        snap = getattr(obj, attr, None)
+        if snap is not None and not callable(snap):
+            return _layer_stats(snap)
+    raise ValueError(f"compare needs an Inspection, a list of LayerStats or a Watcher, got {type(obj).__name__}")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0 or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return a / b
+
+
+def compare(obj: Any, *, q0: float = 1.0) -> Comparison:
+    """Join :func:`~initlab.theory.predict.predict` with the measured std and gradient norm of ``obj``.
+
+    Args:
+        obj: an ``Inspection``, a list of ``LayerStats`` or a ``Watcher`` (its first step).
+        q0: the input's second moment (1 for N(0, 1) inputs).
+    """
+    stats = _layer_stats(obj)
+    pred = predict(stats, q0=q0)
+    by_name: dict[str, Any] = {}
+    for s in stats:  # a module called several times: its first call
+        by_name.setdefault(s.name, s)
+    measured = [by_name.get(r.activation_module or r.name) or by_name[r.name] for r in pred.layers]
+    anchor = measured[-1].grad_norm if measured else None
+    rows = []
+    for r, s in zip(pred.layers, measured):
+        pg = r.grad_norm * anchor if anchor is not None and math.isfinite(anchor) else None
+        rows.append(ComparisonRow(
+            index=r.index, layer=r.name, measured_at=s.name, activation=r.activation, predicted_std=r.post_std,
+            measured_std=s.std, std_ratio=_ratio(s.std, r.post_std), predicted_grad_norm=pg,
+            measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg)))
+    return Comparison(rows, pred)
