@@ -290,6 +290,9 @@ def _follow_fx(model: nn.Module, names: set[str]) -> dict[str, _Follow]:
                 if _is_pass_module(m):
                     cur = u
                     continue
+                if isinstance(m, _WEIGHT_LAYERS):
+                    result = _Follow(None, "detected", f"followed directly by {type(m).__name__}")
+                    break
                 a = _acts.from_module(m)
                 result = _Follow(a, "detected") if a else _Follow(None, "assumed",
                                                                    f"followed by {type(m).__name__}")
@@ -318,9 +321,9 @@ def _follow_order(model: nn.Module, layers: list[tuple[str, nn.Module]], exact: 
     for name, layer in layers:
         res = None
         for _, m in leaves[index.get(id(layer), len(leaves)) + 1:]:
-            if isinstance(m, _WEIGHT_LAYERS):
-                res = _Follow(None, "assumed", "no activation module before the next layer") if not exact \
-                    else _Follow(None, "assumed", f"followed by {type(m).__name__}")
+            if isinstance(m, _WEIGHT_LAYERS):  # nothing nonlinear in between (exactly so in a Sequential)
+                res = _Follow(None, "detected", f"followed directly by {type(m).__name__}") if exact \
+                    else _Follow(None, "assumed", "no activation module before the next layer")
                 break
             if _is_pass_module(m):
                 continue
@@ -418,17 +421,18 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
     if scheme in ("he_normal", "he_uniform"):
         mode = opts.get("mode", "fan_in")
         n = _init._fan(w, mode)
-        act = follow.activation if follow.activation is not None else None
+        act = follow.activation
         note = ""
         if "a" in opts:
             a = opts["a"]
         elif act is not None and act.name in _RELU_FAMILY:
             a = _slope(act)
-        else:
+        elif act is None and follow.source == "assumed":
             a = _slope(assume) if assume.name in _RELU_FAMILY else 0.0
-            if act is not None or follow.source == "assumed":
-                note = "He formula for a ReLU used (the activation after it is not a ReLU)" \
-                    if act is not None else ""
+        else:
+            a = 0.0
+            if act is not None and act.name != "identity":
+                note = f"He's ReLU formula (a = 0) used although {act.name} follows"
         nonlinearity = opts.get("nonlinearity", "leaky_relu")
         if gain is None:
             (_init.he_normal_ if scheme == "he_normal" else _init.he_uniform_)(
@@ -768,8 +772,13 @@ def _load(checkpoint: Any) -> Mapping[str, Any]:
             raise ValueError(f"checkpoint: no such file {path!r}")
         try:
             obj = torch.load(path, weights_only=True, map_location="cpu")
-        except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - corrupt files raise KeyError, EOFError, RuntimeError, ...
+            msg = str(exc).strip()
+            if not (isinstance(exc, pickle.UnpicklingError) and "weights only load failed" in msg.lower()):
+                raise ValueError(f"checkpoint {path!r} is not a readable PyTorch checkpoint "
+                                 f"({type(exc).__name__}: {msg[:200]})") from None
+            lines = [ln.strip() for ln in msg.splitlines() if "Unsupported" in ln or "GLOBAL" in ln]
+            first = (lines[0] if lines else msg.splitlines()[0])[:300]
             raise ValueError(
                 f"checkpoint {path!r} refused: its pickle holds objects other than tensors and plain "
                 f"containers, and loading them could run code from the file. Only state_dicts are "
