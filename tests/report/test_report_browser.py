@@ -166,3 +166,11 @@ def test_index_and_watcher_and_inline_pages_in_browser(driver, tmp_path):
     _open(driver, inline)
     assert _errors(driver) == []
     assert driver.execute_script("return document.querySelectorAll('.chart[data-rendered]').length") > 5
+
+
+def test_real_inspection_in_browser(driver, tmp_path):
+    from test_report_figures import real_inspection
+
+    page = il.report.to_html(real_inspection(), tmp_path / "insp" / "model.html")
+    state = _check_page(driver, page)
+    assert state["charts"] >= 4

@@ -300,7 +300,7 @@ def render(data: ReportData, *, assets_href: str = ASSETS_DIR, inline: bool = Fa
     if data.figures:
         nav.append(("figures", "Figures"))
         parts.append(_figures(data.figures))
-    nav.append(("config", "Config"))
+    nav.append(("config", "Config" if data.config else "Versions"))
     parts.append(_config(data))
     navhtml = "".join(f"<a href='#{i}'>{html.escape(t)}</a>" for i, t in nav)
     body = (f"<nav class='nav'><strong>initlab</strong>{navhtml}</nav><main>{''.join(parts)}</main>"
@@ -419,7 +419,10 @@ def _figures(figs: Iterable[str]) -> str:
 
 def _config(data: ReportData) -> str:
     vers = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in data.versions.items())
-    cfg = json.dumps(data.config, indent=2, sort_keys=True, default=str) if data.config else "{}"
+    if not data.config:
+        return ("<section id='config'><h2>Versions</h2>"
+                f"<table class='versions'>{vers}</table></section>")
+    cfg = json.dumps(data.config, indent=2, sort_keys=True, default=str)
     return ("<section id='config'><h2>Resolved config and versions</h2><div class='two'>"
             f"<pre class='config'>{_esc(cfg)}</pre><table class='versions'>{vers}</table></div></section>")
 

@@ -84,7 +84,7 @@
     var ctl = document.getElementById(parentId);
     var lab = el("label", null, label + " ");
     var s = el("input", { type: "range", min: "0", max: String(Math.max(0, n - 1)), value: String(Math.max(0, n - 1)), step: "1", "class": "step-slider" });
-    if (n <= 1) s.disabled = true;
+    if (n <= 1) { s.disabled = true; lab.style.display = "none"; }
     lab.appendChild(s);
     var out = el("output", { "class": "readout" });
     lab.appendChild(out);
@@ -161,7 +161,7 @@
       var series = [{ label: "layer", value: function (u, i) { return i == null ? "—" : layers[i]; } }];
       V.forEach(function (v) {
         if (!v.stats[stat]) return;
-        series.push({ label: v.name, stroke: variantColor(v.name), width: 2, points: { show: true, size: 6 } });
+        series.push({ label: v.name, stroke: variantColor(v.name), width: 2, spanGaps: true, points: { show: true, size: 6 } });
         if (stat === "std" && v.predicted_std) series.push({ label: v.name + " (theory)", stroke: variantColor(v.name), width: 1.5, dash: [5, 4], points: { show: false } });
       });
       var u = plot(box("bylayer-charts", LABELS[stat] || stat), {
