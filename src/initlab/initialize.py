@@ -780,9 +780,9 @@ def _load(checkpoint: Any) -> Mapping[str, Any]:
             lines = [ln.strip() for ln in msg.splitlines() if "Unsupported" in ln or "GLOBAL" in ln]
             first = (lines[0] if lines else msg.splitlines()[0])[:300]
             raise ValueError(
-                f"checkpoint {path!r} refused: its pickle holds objects other than tensors and plain "
-                f"containers, and loading them could run code from the file. Only state_dicts are "
-                f"accepted (torch.load(weights_only=True) said: {first})") from None
+                f"checkpoint {path!r} refused: torch.load(weights_only=True) rejected its pickle, which holds "
+                f"something other than tensors and plain containers (loading it unrestricted could run "
+                f"code from the file) or is corrupt. Only state_dicts are accepted (torch said: {first})") from None
     else:
         raise ValueError(f"checkpoint must be a path or a state_dict (mapping), got {type(checkpoint).__name__}")
     if not isinstance(obj, Mapping):
