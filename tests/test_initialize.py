@@ -420,3 +420,19 @@ def test_bad_input_messages():
         il.initialize(m, "lsuv", data=torch.randn(4, 12), tol=2)
     with pytest.raises(ValueError, match="activation must be one of"):
         il.initialize(m, "auto", assume="nope")
+
+
+@pytest.mark.parametrize("scheme", ["auto", "he_uniform", "xavier_normal", "orthogonal", "delta_orthogonal"])
+def test_transposed_and_1d_3d_convs(scheme):
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.ReLU(), nn.Unflatten(2, (2, 2)), nn.ConvTranspose2d(4, 6, 3),
+                          nn.Tanh(), nn.Unflatten(3, (2, 2)), nn.Conv3d(6, 2, 1))
+    report = il.initialize(model, scheme, generator=gen())
+    assert [r.type for r in report.layers] == ["Conv1d", "ConvTranspose2d", "Conv3d"]
+    assert [r.activation for r in report.layers] == ["relu", "tanh", "none"]
+    assert model(torch.randn(1, 2, 6)).shape[1] == 2
+
+
+def test_generator_on_another_device_than_the_weight():
+    # a CPU generator for a weight elsewhere: drawn on the CPU and copied (same numbers as on the CPU)
+    w = torch.empty(6, 4, device="meta")
+    assert il.init.he_normal_(w, generator=gen()) is w
