@@ -74,6 +74,9 @@ def test_agreement_by_tolerance():
     assert _data.verdict({"ours": None, "reference": ref}) == "not measured"
     assert _data.verdict({"ours": 3.0}) == "no reference"
     assert _data.verdict({"ours": 3.0, "agree": True, "reference": ref}) == "agree"
+    fac = {"value": 100.0, "factor": 2.0, "tolerance": None}
+    assert _data.verdict({"ours": 190.0, "reference": fac}) == "agree"
+    assert _data.verdict({"ours": 49.0, "reference": fac}) == "disagree"
 
 
 def test_rendering_does_not_change_the_run(run_dir):

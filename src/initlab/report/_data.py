@@ -306,8 +306,9 @@ def _versions() -> dict[str, str]:
 def verdict(entry: Mapping[str, Any]) -> str:
     """'agree' | 'disagree' | 'no reference' | 'not measured' for one summary.json entry.
 
-    Agreement: |ours − reference.value| ≤ reference.tolerance (absolute; 0 when not given). An explicit
-    boolean ``agree`` in the entry (or its reference) wins.
+    Agreement: |ours − reference.value| ≤ reference.tolerance (absolute; 0 when not given), or
+    value/factor ≤ ours ≤ value·factor when the reference has a ``factor``. An explicit boolean
+    ``agree`` in the entry (as experiments write it) wins.
     """
     ref = entry.get("reference") if isinstance(entry, Mapping) else None
     if not isinstance(ref, Mapping) or ref.get("value") is None:
@@ -321,7 +322,11 @@ def verdict(entry: Mapping[str, Any]) -> str:
     try:
         value = float(ref["value"])
         tol = float(ref.get("tolerance") or 0.0)
-    except (TypeError, ValueError):
+        if ref.get("factor") is not None:          # agreement within ×/÷ factor
+            f = float(ref["factor"])
+            lo, hi = sorted((value / f, value * f))
+            return "agree" if lo <= float(ours) <= hi else "disagree"
+    except (TypeError, ValueError, ZeroDivisionError):
         return "no reference"
     return "agree" if abs(float(ours) - value) <= tol + 1e-12 * max(1.0, abs(value)) else "disagree"
 

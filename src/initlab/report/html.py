@@ -271,7 +271,7 @@ def render(data: ReportData, *, assets_href: str = ASSETS_DIR, inline: bool = Fa
     if pl["curves"]:
         nav.append(("curves", "Training curves"))
         parts.append(_section("curves", "Training curves",
-                              "Loss and accuracy over steps. Drag to zoom, double-click to reset, "
+                              "Loss, accuracy and the other recorded metrics over steps. Drag to zoom, double-click to reset, "
                               "click a legend entry to hide a series."))
     if v_any:
         nav.append(("bylayer", "By layer"))
@@ -378,13 +378,24 @@ def _numbers(summary: dict[str, Any]) -> str:
         rows.append(
             f"<tr class='{cls}'><td><code>{_esc(key)}</code><div class='muted'>{_esc(e.get('description') or '')}"
             f"</div></td><td class='num'>{_fmt(e.get('ours'))}</td>"
-            f"<td class='num'>{_fmt(ref.get('value'))}</td><td class='num'>"
-            f"{'± ' + _fmt(ref.get('tolerance')) if ref.get('tolerance') is not None else ''}</td>"
-            f"<td>{_esc(ref.get('source') or '')}</td><td><span class='verdict {cls}'>{_esc(verdict)}</span></td></tr>")
+            f"<td class='num'>{_fmt(ref.get('value'))}</td><td class='num'>{_tolerance(ref)}</td>"
+            f"<td>{_esc(ref.get('source') or '')}</td><td>{_badge(verdict)}</td></tr>")
     return ("<section id='numbers'><h2>Our numbers beside the published ones</h2>"
-            "<p class='muted'>agree: |ours − published| ≤ tolerance.</p><table class='numbers'>"
+            "<p class='muted'>agree: |ours − published| ≤ tolerance (or within the stated ×/÷ factor).</p><table class='numbers'>"
             "<thead><tr><th>quantity</th><th>ours</th><th>published</th><th>tolerance</th><th>source</th>"
             f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def _badge(verdict: str) -> str:
+    if verdict == "no reference":
+        return "<span class='muted' title='no published value'>—</span>"
+    return f"<span class='verdict {verdict.replace(' ', '-')}'>{_esc(verdict)}</span>"
+
+
+def _tolerance(ref: dict[str, Any]) -> str:
+    if ref.get("factor") is not None:
+        return "×/÷ " + _fmt(ref["factor"])
+    return "± " + _fmt(ref["tolerance"]) if ref.get("tolerance") is not None else ""
 
 
 def _findings(findings: dict[str, list[dict]]) -> str:
@@ -441,10 +452,11 @@ def _index_card(run: Path, data: ReportData, out: Path) -> str:
         verdict = _data.verdict(e)
         pub = f" <span class='muted'>vs {_fmt(ref.get('value'))}</span>" if ref.get("value") is not None else ""
         rows.append(f"<tr><td><code>{_esc(key)}</code></td><td class='num'>{_fmt(e.get('ours'))}{pub}</td>"
-                    f"<td><span class='verdict {verdict.replace(' ', '-')}'>{_esc(verdict)}</span></td></tr>")
-    q = data.meta.get("description")
+                    f"<td>{_badge(verdict)}</td></tr>")
+    q, ref = data.meta.get("description"), data.meta.get("reference")
     return (f"<article class='card'><a href=\"{html.escape(href)}\">{thumb}<h2>{_esc(data.title)}</h2></a>"
             f"{'<p>' + _esc(q) + '</p>' if q else ''}"
+            f"{'<p class=muted><span class=label>Reproduces</span> ' + _esc(ref) + '</p>' if ref else ''}"
             f"<table class='numbers small'>{''.join(rows)}</table>"
             f"<p><a href=\"{html.escape(href)}\">Open the report →</a></p></article>")
 
