@@ -174,3 +174,14 @@ def test_real_inspection_in_browser(driver, tmp_path):
     page = il.report.to_html(real_inspection(), tmp_path / "insp" / "model.html")
     state = _check_page(driver, page)
     assert state["charts"] >= 4
+
+
+def test_real_experiment_run_in_browser(driver, tmp_path):
+    from test_report_html import _real_run
+
+    result = _real_run(tmp_path)
+    il.report.write_index(tmp_path / "runs")
+    state = _check_page(driver, result.out / "report.html")
+    assert state["charts"] >= 1 and state["imgs"]
+    _check_page(driver, tmp_path / "runs" / "index.html")
+    _screenshot(driver, tmp_path / f"{result.name}.png")

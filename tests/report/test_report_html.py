@@ -226,3 +226,44 @@ def test_watcher_hist_with_missing_layers(tmp_path):
         p = il.report.to_html(a, tmp_path / "m.html")
     v = json.loads(parse(p).blob)["variants"][0]
     assert v["hist"]["layers"][2] is None and v["stats"]["std"][0][1] is None
+
+
+def _real_run(tmp_path):
+    """A real quick run: activation-histograms when registered, else the cheapest one there is."""
+    try:
+        from initlab import experiments
+        names = experiments.names()
+    except (ImportError, AttributeError) as exc:  # pragma: no cover - experiments not landed
+        pytest.skip(f"experiments not available: {exc}")
+    for name in ("activation-histograms", "chain-product", "zigzag"):
+        if name in names:
+            break
+    else:  # pragma: no cover
+        name = names[0]
+    return experiments.run(name, quick=True, out=tmp_path / "runs" / name, quiet=True)
+
+
+def test_real_run_report(tmp_path):
+    result = _real_run(tmp_path)
+    before = hash_tree(result.out)
+    page = il.report.to_html(result, tmp_path / "runs" / "copy" / "r.html")  # a Result works
+    assert page.is_file()
+    out = il.report.write_run_report(result.out)
+    after = hash_tree(result.out)
+    assert {k: after[k] for k in before} == before
+    assert set(after) - set(before) <= {"report.html"} | {k for k in after if k.startswith("_assets/")}
+    text = out.read_text()
+    cfg = json.loads((result.out / "config.json").read_text())
+    if cfg.get("description"):
+        assert html_escape(cfg["description"]) in text
+    for key in result.summary:
+        assert key in text
+    links = parse(out)
+    assert not [u for u in links.urls if re.match(r"^(https?:)?//", u)]
+    index = il.report.write_index(tmp_path / "runs")
+    assert f"{result.name}/report.html" in parse(index).urls
+
+
+def html_escape(s: str) -> str:
+    import html
+    return html.escape(s)
