@@ -144,11 +144,12 @@ def diagnose(layers: Sequence[LayerStats], thresholds: Thresholds | Mapping[str,
     out: list[Finding] = []
     out += _nonfinite(layers)
     out += _depth_trends(layers, t)
-    out += _saturation(layers, t)
-    out += _dead(layers, t)
-    out += _symmetric(layers, t)
-    out += _non_zero_centered(layers, t)
-    out += _magnitudes(layers, t)
+    clean = [r for r in layers if not r.nonfinite_forward]  # NaN outputs say nothing about the rest
+    out += _saturation(clean, t)
+    out += _dead(clean, t)
+    out += _symmetric(clean, t)
+    out += _non_zero_centered(clean, t)
+    out += _magnitudes(clean, t)
     out += _update_ratio(layers, t)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     return sorted(out, key=lambda f: order[f.severity])

@@ -113,7 +113,7 @@ def first_tensor(out: Any) -> Tensor | None:
 class Recorder:
     """Hooks on the probed modules of ``model``; records one *frame* (a step) at a time.
 
-    ``precise`` (inspection) accumulates in float64 and adds exact std, |δ| and non-finite counts;
+    ``precise`` (inspection) works on a float64 copy and adds the two-pass std and Σ|δ|;
     ``grad_mode_only`` (watching) ignores forward passes run under ``torch.no_grad()``.
     """
 
@@ -186,12 +186,13 @@ class Recorder:
         ud = S.unit_dim(yd, cf)
         self.meta[slot] = (yd.numel(), yd.shape[0] if yd.dim() > 1 else 1, yd.shape[ud] if yd.dim() else 1)
         vals, keys, acc = self.vals, self.keys, self.acc
+        if self.precise:  # one float64 copy; exact two-pass std
+            yd = yd.to(acc)
+            vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
+            keys.append((slot, "std"))
         s, l2, l1 = S.core(yd, acc)
         vals += (s, l2, l1)
         keys += ((slot, "sum"), (slot, "l2"), (slot, "l1"))
-        if self.precise:
-            vals += (yd.to(acc).std(correction=0), torch.isfinite(yd).logical_not().sum(dtype=acc))
-            keys += ((slot, "std"), (slot, "nonfinite"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args)
         if self.backward and y.requires_grad:
@@ -200,7 +201,7 @@ class Recorder:
 
     def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple) -> None:
         vals, keys, acc = self.vals, self.keys, self.acc
-        lo, hi = S.finite_range(yd)
+        lo, hi = S.minmax(yd)
         vals += (lo.to(acc), hi.to(acc), (yd == 0).sum(dtype=acc), (yd > 0).sum(dtype=acc))
         keys += ((slot, "min"), (slot, "max"), (slot, "zero"), (slot, "pos"))
         self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
@@ -223,10 +224,10 @@ class Recorder:
     def _backward(self, slot: tuple[int, int], gen: int, g: Tensor) -> None:
         if gen != self.gen or g is None:
             return
+        if self.precise:
+            g = g.to(self.acc)
+            self.vals.append(torch.linalg.vector_norm(g, 1))
+            self.keys.append((slot, "gl1"))
         s, l2 = S.grad_core(g, self.acc)
         self.vals += (s, l2)
         self.keys += ((slot, "gsum"), (slot, "gl2"))
-        if self.precise:
-            self.vals += (torch.linalg.vector_norm(g, 1, dtype=self.acc),
-                          torch.isfinite(g).logical_not().sum(dtype=self.acc))
-            self.keys += ((slot, "gl1"), (slot, "gnonfinite"))

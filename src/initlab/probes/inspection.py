@@ -281,6 +281,13 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
     return out
 
 
+# the raw reduction each derived statistic comes from (present ⇔ recorded, even when NaN)
+_SOURCE = {"mean": "sum", "std": "sum", "abs_mean": "sum", "min": "min", "max": "max", "zero_fraction": "zero",
+           "positive_fraction": "pos", "saturated_fraction": "sat", "dead_fraction": "dead",
+           "distinct_units": "distinct", "grad_norm": "gl2", "grad_std": "gl2", "grad_abs_mean": "gl1",
+           "input_positive_fraction": "in_pos", "nonfinite_forward": "sum", "nonfinite_backward": "gl2"}
+
+
 def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str, Any]] | None = None,
                   hists: dict[tuple[int, int], list[float]] | None = None) -> list[LayerStats]:
     """LayerStats for the slots of ``rec``'s current frame, from the host copy of ``rec.vals``."""
@@ -293,13 +300,13 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         n, batch, units = rec.meta[slot]
         r = raw.get(slot, {})
         d = derive({k: np.float64(v) for k, v in r.items()}, np.float64(n),
-                   np.float64(rec.input_numel.get(slot, math.nan)))
-        val = {k: (None if np.isnan(v) else float(v)) for k, v in d.items()}
+                   np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gl2" in r))
+        val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         nf_f, nf_b = val.pop("nonfinite_forward"), val.pop("nonfinite_backward")
         distinct = val.pop("distinct_units")
         ls = LayerStats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
                         activation=spec.act.name if spec.act is not None else None,
-                        distinct_units=None if distinct is None else int(distinct),
+                        distinct_units=None if distinct is None or not math.isfinite(distinct) else int(distinct),
                         nonfinite_forward=None if nf_f is None else bool(nf_f),
                         nonfinite_backward=None if nf_b is None else bool(nf_b),
                         units=units, batch_size=batch, **val)

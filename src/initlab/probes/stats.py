@@ -9,7 +9,7 @@ Raw reductions and the statistics derived from them on the host (n = numel):
 * ``sum``, ``l2 = ‖x‖₂``, ``l1 = Σ|x|``  →  mean = sum/n,  std = √(l2²/n − mean²) (population),
   abs_mean = l1/n (Caffe's ``asum/count``, its ``debug_info`` number);
 * counts (zeros, positives, saturated, non-finite) → fractions of n;
-* the histogram uses the finite minimum and maximum as its range, so it needs no host round trip.
+* the histogram uses the minimum and maximum as its range, so it needs no host round trip.
 
 A *unit* is a feature (last dimension) of a ``(batch, …, features)`` tensor, or a channel (dim 1)
 of a convolutional ``(batch, channels, *spatial)`` tensor.
@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ..activations import Activation
 
-__all__ = ["core", "grad_core", "unit_dim", "finite_range", "histogram", "distinct_units",
+__all__ = ["core", "grad_core", "unit_dim", "minmax", "histogram", "distinct_units",
            "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
@@ -66,27 +66,26 @@ def _other_dims(x: Tensor, dim: int) -> tuple[int, ...]:
     return tuple(d for d in range(x.dim()) if d != dim)
 
 
-def finite_range(x: Tensor) -> tuple[Tensor, Tensor]:
-    """(min, max) over the finite entries (inf, -inf when there are none)."""
-    if x.is_floating_point() and x.dtype != ACC:
-        x = x.to(ACC)
-    fin = torch.isfinite(x)
-    lo = torch.where(fin, x, math.inf).amin()
-    hi = torch.where(fin, x, -math.inf).amax()
-    return lo, hi
+def minmax(x: Tensor) -> tuple[Tensor, Tensor]:
+    """(min, max) in float32 or wider (NaN when x holds a NaN)."""
+    lo, hi = torch.aminmax(x)
+    return lo.to(torch.promote_types(lo.dtype, ACC)), hi.to(torch.promote_types(hi.dtype, ACC))
 
 
 def histogram(x: Tensor, lo: Tensor, hi: Tensor, bins: int) -> Tensor:
-    """Counts (``bins``,) float32 of the finite entries of x over [lo, hi], on x's device.
+    """Counts (``bins``,) float32 of x's entries over [lo, hi], on x's device.
 
-    Unlike :func:`torch.histc` the range stays a tensor, so nothing waits for the device.
+    Unlike :func:`torch.histc` the range stays a tensor, so nothing waits for the device. (With
+    non-finite entries the range is NaN/inf and the counts are meaningless; the layer is flagged
+    non-finite anyway.)
     """
-    x = x.reshape(-1).to(ACC)
-    fin = torch.isfinite(x)
+    x = x.reshape(-1)
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.to(ACC)
     width = (hi - lo).clamp_min(torch.finfo(ACC).tiny)
     idx = ((x - lo) * (bins / width)).nan_to_num_(0.0, 0.0, 0.0).floor_().clamp_(0, bins - 1).long()
     out = torch.zeros(bins, dtype=ACC, device=x.device)
-    return out.scatter_add_(0, idx, fin.to(ACC))
+    return out.scatter_add_(0, idx, torch.ones(1, dtype=ACC, device=x.device).expand(idx.numel()))
 
 
 @lru_cache(maxsize=16)
@@ -160,11 +159,13 @@ def sign_coherence(grad: Tensor) -> Tensor:
     return torch.where(nonzero > 0, frac, torch.full_like(frac, math.nan))
 
 
-def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None = None
-           ) -> dict[str, np.ndarray]:
-    """Host side: raw reductions (float64 arrays of one shape, NaN = not recorded) → statistics.
+def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None = None,
+           rec_f: np.ndarray | None = None, rec_b: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Host side: raw reductions (float64 arrays of one shape) → statistics.
 
-    ``n`` is the number of entries of each output (and of δ, which has the output's shape).
+    ``n`` is the number of entries of each output (and of δ, which has the output's shape);
+    ``rec_f``/``rec_b`` mark where the forward/backward reductions were recorded (default: where
+    they are not NaN), so that a recorded NaN reads as non-finite rather than as missing.
     """
     nan = np.full(np.shape(n), np.nan)
     get = lambda k: np.asarray(raw.get(k, nan), dtype=np.float64)  # noqa: E731
@@ -185,7 +186,10 @@ def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None
             "grad_abs_mean": get("gl1") / n,
             "input_positive_fraction": get("in_pos") / (input_n if input_n is not None else nan),
         }
-        rec_f, rec_b = ~np.isnan(get("sum")), ~np.isnan(get("gsum")) | ~np.isnan(get("gl2"))
+        if rec_f is None:
+            rec_f = ~np.isnan(get("sum"))
+        if rec_b is None:
+            rec_b = ~np.isnan(get("gl2"))
         if "nonfinite" in raw:
             nf_f = get("nonfinite") > 0
         else:

@@ -57,6 +57,7 @@ FORMAT_VERSION = 1
 _RAW = ("sum", "l2", "l1", "gsum", "gl2", "min", "max", "zero", "pos", "sat", "dead", "distinct", "in_pos",
         "wgrad", "bgrad", "wnorm", "update", "coh")
 _RI = {k: i for i, k in enumerate(_RAW)}
+_NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
 # statistics kept in the history, named as in LayerStats (the first 14 are the CONTRACTS list)
 STATS = ("mean", "std", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm", "update_ratio",
          "dead_fraction", "saturated_fraction", "distinct_units", "sign_coherence", "min", "max",
@@ -216,7 +217,8 @@ class Watcher:
         r = len(self._rows)
         row = self._buf[r].view(-1)
         row.fill_(math.nan)
-        row.index_copy_(0, idx, torch.stack(vals))
+        # a recorded NaN becomes _NAN_MARK, so that the row's NaN fill means "not recorded"
+        row.index_copy_(0, idx, torch.stack(vals).nan_to_num_(_NAN_MARK, math.inf, -math.inf))
         numel = {cols[sl]: m[0] for sl, m in rec.meta.items()}
         in_n = {cols[sl]: n for sl, n in rec.input_numel.items()}
         batch = rec.meta[rec.slots[0]][1]
@@ -272,8 +274,10 @@ class Watcher:
                 n[i, c] = v
             for c, v in ind.items():
                 in_n[i, c] = v
+        present = ~np.isnan(data)
+        data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
-        st = derive(raw, n, in_n)
+        st = derive(raw, n, in_n, present[..., _RI["sum"]], present[..., _RI["gl2"]])
         with np.errstate(invalid="ignore", divide="ignore"):
             st["weight_grad_norm"] = raw["wgrad"]
             st["bias_grad_norm"] = raw["bgrad"]
@@ -286,7 +290,8 @@ class Watcher:
             counts = self._hbuf[:H, :L].cpu().numpy().astype(np.float64)
             rows = [r for _, r in self._hrows]
             lo, hi = st["min"][rows], st["max"][rows]  # (H, L)
-            edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
+            with np.errstate(invalid="ignore"):
+                edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
             self._append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
         self._rows, self._hrows = [], []
 
