@@ -185,3 +185,17 @@ def test_real_experiment_run_in_browser(driver, tmp_path):
     assert state["charts"] >= 1 and state["imgs"]
     _check_page(driver, tmp_path / "runs" / "index.html")
     _screenshot(driver, tmp_path / f"{result.name}.png")
+
+
+def test_real_watcher_in_browser(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from test_report_figures import real_watcher
+
+    page = il.report.to_html(real_watcher(), tmp_path / "watch" / "model.html")
+    state = _check_page(driver, page)
+    assert state["charts"] >= 8
+    before = _pixels(driver, ".hist-chart canvas")
+    driver.find_element(By.CSS_SELECTOR, "#hist-controls input.step-slider").send_keys(Keys.HOME)
+    assert _pixels(driver, ".hist-chart canvas") != before
+    assert _errors(driver) == []

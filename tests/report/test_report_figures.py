@@ -97,7 +97,7 @@ def test_inspection_report_and_figures(tmp_path):
     blob = json.loads(text.split("id='initlab-data'>", 1)[1].split("</script>", 1)[0])
     v = blob["variants"][0]
     assert blob["kind"] == "inspection" and v["layers"] == [ls.name for ls in ins.layers]
-    np.testing.assert_allclose([x if x is not None else np.nan for x in v["stats"]["std"][0]],
+    np.testing.assert_allclose([x if x is not None else np.nan for x in v["stats"]["std"]["values"][0]],
                                [ls.std if ls.std is not None else np.nan for ls in ins.layers], rtol=1e-3)
     assert any(h is not None for h in v["hist"]["layers"])
     for f in ins.findings():
@@ -105,3 +105,42 @@ def test_inspection_report_and_figures(tmp_path):
     _labelled(figures.layer_stats(ins))
     _labelled(figures.histograms(ins))
 
+
+
+def real_watcher(steps: int = 40):
+    """A Watcher over a short SGD run of a small ReLU MLP (skips while probes are not importable)."""
+    torch = pytest.importorskip("torch")
+    if not callable(getattr(getattr(il.probes, "Watcher", None), "arrays", None)):
+        pytest.skip("probes.Watcher not available")
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = il.models.mlp([8, 32, 32, 3], "relu", init="he_normal")
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x = torch.randn(256, 8, generator=g)
+    y = x[:, :3].argmax(1)
+    with il.watch(model, hist_every=5) as w:
+        for s in range(steps):
+            i = torch.randint(0, 256, (32,), generator=g)
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+            opt.step()
+            w.step()
+    return w
+
+
+def test_watcher_report_and_figures(tmp_path):
+    w = real_watcher()
+    a = w.arrays()
+    page = il.report.to_html(w, tmp_path / "w.html")
+    blob = json.loads(page.read_text().split("id='initlab-data'>", 1)[1].split("</script>", 1)[0])
+    v = blob["variants"][0]
+    assert blob["kind"] == "watcher" and v["layers"] == [str(x) for x in a["layers"]]
+    assert v["steps"] == a["steps"].tolist()
+    assert v["hist"]["steps"] == a["hist_steps"].tolist()
+    np.testing.assert_allclose(np.array(v["stats"]["std"]["values"], dtype=float), a["std"], rtol=1e-3)
+    saved = tmp_path / "h.npz"
+    w.save(saved)
+    assert il.report.to_html(saved, tmp_path / "h.html").is_file()
+    _labelled(figures.over_steps(w, "grad_norm"))
+    _labelled(figures.colorful_dimension(w, 0))
+    _labelled(figures.histograms(saved))

@@ -162,7 +162,8 @@ def test_long_watched_run_is_downsampled(tmp_path):
     size, data = _size_of_watched_run(tmp_path, steps=1000, hist_every=10)
     for v in data["variants"]:
         assert len(v["steps"]) <= rhtml.MAX_STEPS and v["steps"][0] == 0 and v["steps"][-1] == 999
-        assert all(len(rows) == len(v["steps"]) for rows in v["stats"].values())
+        for st in v["stats"].values():
+            assert len(st["values"]) == len(st["steps"]) <= rhtml.MAX_STEPS
         assert len(v["hist"]["steps"]) <= rhtml.MAX_HISTS
     for c in data["curves"]:
         assert all(len(s["x"]) <= rhtml.MAX_STEPS for s in c["series"])
@@ -225,7 +226,7 @@ def test_watcher_hist_with_missing_layers(tmp_path):
         warnings.simplefilter("error")
         p = il.report.to_html(a, tmp_path / "m.html")
     v = json.loads(parse(p).blob)["variants"][0]
-    assert v["hist"]["layers"][2] is None and v["stats"]["std"][0][1] is None
+    assert v["hist"]["layers"][2] is None and v["stats"]["std"]["values"][0][1] is None
 
 
 def _real_run(tmp_path):
@@ -267,3 +268,18 @@ def test_real_run_report(tmp_path):
 def html_escape(s: str) -> str:
     import html
     return html.escape(s)
+
+
+def test_sparse_extended_stats_survive_downsampling(tmp_path):
+    # the Watcher records extended stats (dead/saturated fractions) only every hist_every steps
+    a = watcher_arrays(1000, 3, hist_every=50, bins=16)
+    sparse = np.full_like(a["dead_fraction"], np.nan)
+    sparse[::10] = a["dead_fraction"][::10]
+    a["dead_fraction"] = sparse
+    p = il.report.to_html(a, tmp_path / "w.html")
+    st = json.loads(parse(p).blob)["variants"][0]["stats"]
+    assert st["dead_fraction"]["steps"] == list(range(0, 1000, 10))          # all 100 recorded rows
+    assert all(x is not None for x in st["dead_fraction"]["values"][-1])
+    assert len(st["std"]["steps"]) == rhtml.MAX_STEPS
+    fig = il.report.figures.over_steps(a, "dead_fraction")
+    assert len(fig.axes[0].lines[0].get_xdata()) == 100

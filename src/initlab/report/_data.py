@@ -331,6 +331,17 @@ def verdict(entry: Mapping[str, Any]) -> str:
     return "agree" if abs(float(ours) - value) <= tol + 1e-12 * max(1.0, abs(value)) else "disagree"
 
 
+def recorded(v: VariantData, stat: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps (R,), values (R, L)) of the rows where ``stat`` was recorded for some layer.
+
+    Extended statistics (dead/saturated fractions, min/max, ...) are recorded only every
+    ``hist_every`` steps; their other rows are NaN and are dropped here.
+    """
+    m = v.stats[stat]
+    keep = np.isfinite(m).any(axis=1)
+    return v.steps[keep], m[keep]
+
+
 # ---------------------------------------------------------------------------- histogram image
 def common_bins(h: LayerHist, bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Rebin every snapshot of one layer onto one grid spanning all snapshots' edges.

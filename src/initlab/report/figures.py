@@ -85,12 +85,6 @@ def _variants(data: ReportData, variants: Sequence[str] | str | None) -> list[Va
     return [v for v in data.variants if v.name in names]
 
 
-def _step_index(v: VariantData, step: int | None) -> int:
-    if step is None or len(v.steps) == 0:
-        return len(v.steps) - 1
-    return int(np.argmin(np.abs(v.steps - step)))
-
-
 def _finish(ax: Any, *, log: bool, fraction: bool) -> None:
     if log:
         ax.set_yscale("log")
@@ -117,7 +111,10 @@ def layer_stats(obj: Any, stats: Sequence[str] = ("std", "abs_mean", "grad_norm"
         for v in vs:
             if s not in v.stats:
                 continue
-            y = v.stats[s][_step_index(v, step)]
+            st, rows = _data.recorded(v, s)
+            if not len(st):
+                continue
+            y = rows[int(np.argmin(np.abs(st - (st[-1] if step is None else step))))]
             cols.append(y)
             ax.plot(np.arange(len(y)), y, "o-", color=colors[v.name], lw=1.8, ms=4, label=v.name)
             if s == "std" and v.predicted_std is not None:
@@ -144,11 +141,12 @@ def over_steps(obj: Any, stat: str = "std", *, variant: str | None = None) -> Fi
     if stat not in v.stats:
         raise ValueError(f"stat={stat!r} was not recorded for {v.name!r}; recorded: {sorted(v.stats)}")
     fig, (ax,) = _figure(1, w=6.0, h=3.6)
-    m = v.stats[stat]
+    steps, m = _data.recorded(v, stat)   # extended stats: only the rows where they were recorded
     cmap = colormaps["viridis"]
     L = m.shape[1]
     for j in range(L):
-        ax.plot(v.steps, m[:, j], color=cmap(0.85 * j / max(1, L - 1)), lw=1.4, label=v.layers[j])
+        ok = np.isfinite(m[:, j])
+        ax.plot(steps[ok], m[ok, j], "o-" if len(steps) < 30 else "-", ms=3, color=cmap(0.85 * j / max(1, L - 1)), lw=1.4, label=v.layers[j])
     _finish(ax, log=stat not in FRACTIONS and _decades([m]), fraction=stat in FRACTIONS)
     ax.set_xlabel("step")
     ax.set_ylabel(LABELS.get(stat, stat))

@@ -225,6 +225,17 @@ def payload(data: ReportData) -> dict[str, Any]:
             "variants": variants}
 
 
+def _stats_payload(v: VariantData) -> dict[str, Any]:
+    """Each statistic over its own recorded steps (sparse extended stats keep their rows)."""
+    out = {}
+    for k in v.stats:
+        steps, rows = _data.recorded(v, k)
+        if len(steps):
+            i = _pick(len(steps), MAX_STEPS)
+            out[k] = {"steps": steps[i].tolist(), "values": _nums(rows[i], 4)}
+    return out
+
+
 def _variant_payload(v: VariantData) -> dict[str, Any]:
     si = _pick(len(v.steps), MAX_STEPS)
     hi = _pick(len(v.hist_steps), MAX_HISTS)
@@ -245,7 +256,7 @@ def _variant_payload(v: VariantData) -> dict[str, Any]:
         hists.append(entry)
     return {
         "name": v.name, "layers": v.layers, "steps": v.steps[si].tolist(),
-        "stats": {k: _nums(a[si], 4) for k, a in v.stats.items() if np.isfinite(a).any()},
+        "stats": _stats_payload(v),
         "predicted_std": _nums(v.predicted_std, 4) if v.predicted_std is not None else None,
         "hist": {"steps": v.hist_steps[hi].tolist(), "layers": hists} if any(hists) else None,
     }

@@ -63,6 +63,23 @@
     return (a !== 0 && (a < 1e-3 || a >= 1e5)) ? v.toExponential(2) : +v.toPrecision(4) + "";
   }
 
+  function tick(v) {
+    if (v == null) return "";
+    var a = Math.abs(v);
+    return (a !== 0 && (a < 1e-2 || a >= 1e5)) ? v.toExponential(0).replace("e", "e") : +v.toPrecision(3) + "";
+  }
+  // log axes: label the powers of ten only (others crowd and round to the same text)
+  function yTicks(log) {
+    return function (u, splits) {
+      return splits.map(function (v) {
+        if (log) { var e = Math.log10(v); return Math.abs(e - Math.round(e)) < 1e-6 ? tick(v) : ""; }
+        return tick(v);
+      });
+    };
+  }
+  var FRACTION_RANGE = { range: function (u, lo, hi) { return [0, Math.min(1, Math.max(0.05, (hi || 0) * 1.15))]; } };
+  function yScale(log, fraction) { return log ? { distr: 3 } : (fraction ? FRACTION_RANGE : {}); }
+
   function plot(container, opts, data) {
     opts.width = widthOf(container);
     opts.height = opts.height || 250;
@@ -70,6 +87,8 @@
     opts.axes = opts.axes || [{}, {}];
     opts.axes.forEach(function (a) { a.stroke = a.stroke || "#333"; a.grid = { stroke: "#e6e6e6", width: 1 }; a.font = "12px system-ui, sans-serif"; a.labelFont = "13px system-ui, sans-serif"; });
     opts.series.slice(1).forEach(function (s) { if (!s.value) s.value = function (u, v) { return fmt(v); }; });
+    var ylog = opts.scales && opts.scales.y && opts.scales.y.distr === 3;
+    if (opts.axes[1] && !opts.axes[1].values) opts.axes[1].values = yTicks(ylog);
     var u = new uPlot(opts, data, container);
     container.setAttribute("data-rendered", "1");
     charts.push(u);
@@ -139,15 +158,16 @@
     var layers = longest(V, function (v) { return v.layers; }).layers;
     var L = layers.length, xs = layers.map(function (_, i) { return i; });
     var built = [];
-    function col(v, stat, k) {
-      var row = v.stats[stat] && v.stats[stat][k];
+    function col(v, stat, step) {
+      // each statistic has its own recorded steps (extended ones only every hist_every steps)
+      var st = v.stats[stat], row = st && st.values[nearest(st.steps, step)];
       return xs.map(function (i) { return row && i < row.length ? row[i] : null; });
     }
     function dataAt(stat, step, log) {
       var d = [xs];
       V.forEach(function (v) {
         if (!v.stats[stat]) return;
-        var y = col(v, stat, nearest(v.steps, step)); d.push(log ? positive(y) : y);
+        var y = col(v, stat, step); d.push(log ? positive(y) : y);
         if (stat === "std" && v.predicted_std) { var p = xs.map(function (i) { return v.predicted_std[i]; }); d.push(log ? positive(p) : p); }
       });
       return d;
@@ -156,7 +176,7 @@
     BYLAYER.forEach(function (stat) {
       if (!V.some(function (v) { return v.stats[stat]; })) return;
       var all = [];
-      V.forEach(function (v) { (v.stats[stat] || []).forEach(function (r) { all.push(r); }); });
+      V.forEach(function (v) { (v.stats[stat] ? v.stats[stat].values : []).forEach(function (r) { all.push(r); }); });
       var log = !FRACTIONS[stat] && spansDecades(all);
       var series = [{ label: "layer", value: function (u, i) { return i == null ? "—" : layers[i]; } }];
       V.forEach(function (v) {
@@ -166,7 +186,7 @@
       });
       var u = plot(box("bylayer-charts", LABELS[stat] || stat), {
         series: series,
-        scales: { x: { time: false, range: function (u, lo, hi) { return [-0.5, Math.max(0.5, L - 0.5)]; } }, y: log ? { distr: 3 } : (FRACTIONS[stat] ? { range: [0, 1] } : {}) },
+        scales: { x: { time: false, range: function (u, lo, hi) { return [-0.5, Math.max(0.5, L - 0.5)]; } }, y: yScale(log, FRACTIONS[stat]) },
         axes: [{ label: "layer", splits: function () { return xs.filter(function (i) { return i % tickEvery === 0; }); },
                  values: function (u, splits) { return splits.map(function (i) { return layers[i] || ""; }); }, rotate: 0 },
                { label: (LABELS[stat] || stat) + (log ? " (log)" : "") }]
@@ -192,18 +212,19 @@
       document.getElementById("oversteps-charts").innerHTML = "";
       var v = V[vi], L = v.layers.length;
       OVERSTEPS.forEach(function (stat) {
-        var m = v.stats[stat]; if (!m) return;
+        var st = v.stats[stat]; if (!st) return;
+        var m = st.values;
         var cols = v.layers.map(function (_, j) { return m.map(function (r) { return r[j]; }); });
         var log = !FRACTIONS[stat] && spansDecades(cols);
         if (log) cols = cols.map(positive);
         var series = [{ label: "step" }].concat(v.layers.map(function (name, j) {
-          return { label: name, stroke: layerColor(j, L), width: 1.4, spanGaps: true, points: { show: v.steps.length < 30 } };
+          return { label: name, stroke: layerColor(j, L), width: 1.4, spanGaps: true, points: { show: st.steps.length < 30 } };
         }));
         current.push(plot(box("oversteps-charts", (LABELS[stat] || stat) + " · " + v.name), {
           series: series, legend: { show: L <= 24 },
-          scales: { x: { time: false }, y: log ? { distr: 3 } : (FRACTIONS[stat] ? { range: [0, 1] } : {}) },
+          scales: { x: { time: false }, y: yScale(log, FRACTIONS[stat]) },
           axes: [{ label: "step" }, { label: (LABELS[stat] || stat) + (log ? " (log)" : "") }]
-        }, [v.steps].concat(cols)));
+        }, [st.steps].concat(cols)));
       });
     }
     if (V.length > 1) select("oversteps-controls", "variant", V.map(function (v) { return v.name; }), build, "variant-select");
