@@ -1,0 +1,216 @@
+"""il.watch: values vs autograd, no host syncs between flushes, save/load, cleanup, thinning, leaks."""
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import initlab as il
+from probes_testlib import gen, mlp
+
+
+def _train(model, w, steps, x, y, lr=0.01, opt=None):
+    opt = opt or torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        w.step()
+
+
+def _data(n=32, d=10, k=3, seed=0):
+    return torch.randn(n, d, generator=gen(seed)), torch.randint(0, k, (n,), generator=gen(seed + 1))
+
+
+def test_watch_values_match_autograd_and_update_ratio():
+    model = mlp([10, 16, 3], act=nn.Tanh, init="xavier", seed=2)
+    x, y = _data()
+    w0 = model[0].weight.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with il.watch(model, hist_every=1) as w:
+        opt.zero_grad()
+        h = model[0](x)
+        h.retain_grad()
+        out = model[2](model[1](h))
+        F.cross_entropy(out, y).backward()
+        g_h, gw, gb = h.grad.clone(), model[0].weight.grad.clone(), model[0].bias.grad.clone()
+        opt.step()
+        w.step()
+    a = w.arrays()
+    assert a["layers"].tolist() == ["0", "1", "2"] and a["steps"].tolist() == [0]
+    hd = h.detach().double()
+    assert a["std"][0, 0] == pytest.approx(float(hd.std(correction=0)), rel=1e-5)
+    assert a["mean"][0, 0] == pytest.approx(float(hd.mean()), rel=1e-4, abs=1e-7)
+    assert a["abs_mean"][0, 0] == pytest.approx(float(hd.abs().mean()), rel=1e-5)
+    assert a["grad_norm"][0, 0] == pytest.approx(float(g_h.norm()), rel=1e-5)
+    assert a["weight_grad_norm"][0, 0] == pytest.approx(float(gw.norm()), rel=1e-5)
+    assert a["bias_grad_norm"][0, 0] == pytest.approx(float(gb.norm()), rel=1e-5)
+    dw = (model[0].weight.detach() - w0).norm() / w0.norm()
+    assert a["update_ratio"][0, 0] == pytest.approx(float(dw), rel=1e-4)
+    assert a["min"][0, 0] == pytest.approx(float(hd.min())) and a["max"][0, 0] == pytest.approx(float(hd.max()))
+    assert a["hist_counts"].shape == (1, 3, 30) and a["hist_counts"][0, 0].sum() == h.numel()
+    assert a["hist_edges"][0, 0, 0] == pytest.approx(float(hd.min()))
+    assert np.isnan(a["weight_grad_norm"][0, 1])  # an activation has no weights
+    rec = w.history[0].layers[0]
+    assert rec.name == "0" and rec.activation == "tanh" and rec.std == pytest.approx(a["std"][0, 0])
+
+
+def test_no_host_sync_between_flushes(monkeypatch):
+    model = mlp([10, 32, 32, 3], seed=0)
+    x, y = _data()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with il.watch(model, every=1, hist_every=10, flush_every=100) as w:
+        def boom(*a, **k):
+            raise AssertionError("host sync between flushes")
+        with monkeypatch.context() as mp:
+            for name in ("item", "cpu", "tolist"):
+                mp.setattr(torch.Tensor, name, boom)
+            _train(model, w, 50, x, y, opt=opt)
+    a = w.arrays()
+    assert a["std"].shape == (50, 5) and np.isfinite(a["std"]).all()
+    assert a["hist_steps"].tolist() == [0, 10, 20, 30, 40]
+    assert np.isfinite(a["dead_fraction"][::10, 1]).all() and np.isnan(a["dead_fraction"][1, 1])
+
+
+def test_every_and_hist_every_and_save_load_round_trip(tmp_path):
+    model = mlp([10, 16, 16, 3], seed=1)
+    x, y = _data()
+    with il.watch(model, every=16, hist_every=50, flush_every=4) as w:
+        _train(model, w, 101, x, y)
+    a = w.arrays()
+    assert a["steps"].tolist() == [0, 16, 32, 48, 50, 64, 80, 96, 100]
+    assert a["hist_steps"].tolist() == [0, 50, 100]
+    assert a["format_version"] == 1 and a["hist_edges"].shape == (3, 5, 31)
+    path = w.save(tmp_path / "hist")
+    assert path.endswith(".npz")
+    w2 = il.Watcher.load(path)
+    b = w2.arrays()
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert [f.to_dict() for f in w.findings()] == [f.to_dict() for f in w2.findings()]
+    with pytest.raises(ValueError, match="no model"):
+        w2.__enter__()
+    with pytest.raises(ValueError, match="cannot read"):
+        il.Watcher.load(tmp_path / "missing.npz")
+
+
+def test_hooks_removed_on_exception():
+    model = mlp([10, 8, 3], seed=0)
+    x, y = _data()
+    with pytest.raises(RuntimeError, match="boom"):
+        with il.watch(model) as w:
+            _train(model, w, 3, x, y)
+            model(x).sum()  # a forward whose backward never comes
+            raise RuntimeError("boom")
+    assert all(not m._forward_hooks for m in model.modules())
+    assert w.arrays()["steps"].tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="inside"):
+        w.step()
+
+
+def test_max_history_thins_the_oldest_steps():
+    model = mlp([10, 8, 3], seed=0)
+    x, y = _data()
+    with il.watch(model, max_history=20, hist_every=10, flush_every=7) as w:
+        _train(model, w, 100, x, y)
+    steps = w.arrays()["steps"]
+    assert len(steps) <= 20 and steps[0] == 0 and steps[-1] == 99
+    assert list(steps[-10:]) == list(range(90, 100))  # the recent half stays dense
+    assert np.all(np.diff(steps) > 0) and np.diff(steps)[:3].min() > 1
+    assert len(w.arrays()["hist_steps"]) == 10
+
+
+def test_bfloat16_model_accumulates_in_float32():
+    model = mlp([10, 16, 3], seed=0).to(torch.bfloat16)
+    x = torch.randn(64, 10, generator=gen(3)).to(torch.bfloat16)
+    with il.watch(model, hist_every=1) as w:
+        out = model(x)
+        out.float().pow(2).mean().backward()
+        w.step()
+    h = model[0](x).detach().double()
+    a = w.arrays()
+    assert a["std"][0, 0] == pytest.approx(float(h.std(correction=0)), rel=1e-3)
+    assert a["abs_mean"][0, 0] == pytest.approx(float(h.abs().mean()), rel=1e-3)
+
+
+def test_no_grad_forwards_are_not_recorded():
+    model = mlp([10, 8, 3], seed=0)
+    x, y = _data()
+    with il.watch(model) as w:
+        _train(model, w, 2, x, y)
+        with torch.no_grad():
+            model(x)
+        _train(model, w, 1, x, y)
+    assert w.layers == ["0", "1", "2"] and len(w.arrays()["steps"]) == 3
+
+
+def test_thousand_cycles_leave_no_hooks_and_no_growth():
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    x = torch.randn(8, 4, generator=gen(0))
+
+    def cycle(i):  # 1,000 cycles: inspect and watch, alternating
+        if i % 2:
+            il.inspect(model, x)
+            return
+        with il.watch(model, hist_every=2) as w:
+            model(x).sum().backward()
+            w.step()
+        w.arrays()
+
+    for i in range(100):
+        cycle(i)
+    gc.collect()
+    objects = len(gc.get_objects())
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for i in range(100, 200):
+        cycle(i)
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    for i in range(200, 1000):
+        cycle(i)
+    gc.collect()
+    assert traced < 100_000, traced
+    assert len(gc.get_objects()) - objects < 500  # a leak of one object per cycle would show 900
+    assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
+    assert all(p.grad is None or p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_huge_learning_rate_kills_relus():
+    # seed 004: a large learning rate pushes ReLU units to ≤ 0 on every example
+    model = mlp([20, 64, 64, 64, 5], seed=0)
+    x, y = torch.randn(128, 20, generator=gen(1)), torch.randint(0, 5, (128,), generator=gen(2))
+    with il.watch(model, hist_every=5) as w:
+        _train(model, w, 20, x, y, lr=2.0)
+    found = {f.kind: f for f in w.findings()}
+    assert found["dead_units"].severity == "warning"
+    assert found["dead_units"].evidence["max_dead_fraction"] > 0.3
+    assert "LeakyReLU" in found["dead_units"].fix
+
+
+def test_watch_reports_first_nonfinite_step():
+    model = mlp([10, 8, 8, 3], seed=0)
+    x, y = _data()
+    with il.watch(model) as w:
+        _train(model, w, 3, x, y)
+        with torch.no_grad():
+            model[2].weight[0, 0] = float("nan")
+        _train(model, w, 2, x, y)
+    (f,) = [f for f in w.findings() if f.kind == "nonfinite"]
+    assert f.severity == "error" and f.layers == ["2"] and f.evidence["step"] == 3
+
+
+def test_bad_arguments():
+    model = mlp([10, 8, 3])
+    for kw in ({"every": 0}, {"hist_every": -1}, {"flush_every": 1.5}, {"max_history": 1}):
+        with pytest.raises(ValueError):
+            il.watch(model, **kw)
+    with pytest.raises(ValueError, match="no supported layers"):
+        il.watch(nn.Sequential(nn.Flatten()))
