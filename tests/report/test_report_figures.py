@@ -1,6 +1,7 @@
 """The matplotlib views, and reports of real probes (Inspection; Watcher once it records)."""
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -76,6 +77,7 @@ def test_views_reject_bad_names_clearly(small_run):
         figures.over_steps(small_run, "nope")
 
 
+@functools.lru_cache(maxsize=1)
 def real_inspection():
     """An Inspection of a small tanh MLP (skips while probes/models are not importable)."""
     torch = pytest.importorskip("torch")
@@ -107,7 +109,8 @@ def test_inspection_report_and_figures(tmp_path):
 
 
 
-def real_watcher(steps: int = 40):
+@functools.lru_cache(maxsize=1)
+def real_watcher(steps: int = 30):
     """A Watcher over a short SGD run of a small ReLU MLP (skips while probes are not importable)."""
     torch = pytest.importorskip("torch")
     if not callable(getattr(getattr(il.probes, "Watcher", None), "arrays", None)):
