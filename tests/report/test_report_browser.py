@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import watcher_arrays, write_run_dir
+from report_testlib import watcher_arrays, write_run_dir
 
 import initlab as il
 

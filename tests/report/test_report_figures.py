@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import hash_tree, watcher_arrays, write_run_dir
+from report_testlib import hash_tree, watcher_arrays, write_run_dir
 from matplotlib.figure import Figure
 
 import initlab as il

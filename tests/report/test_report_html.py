@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import hash_tree, watcher_arrays, write_run_dir
+from report_testlib import hash_tree, watcher_arrays, write_run_dir
 
 import initlab as il
 from initlab.report import _data, html as rhtml
