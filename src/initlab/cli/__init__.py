@@ -15,6 +15,7 @@ import initlab
 COMMANDS = (
     "initlab.cli.activations",
     "initlab.cli.demo",
+    "initlab.cli.inspect",
     "initlab.cli.experiments",
     "initlab.cli.theory",
     "initlab.cli.report",
