@@ -283,3 +283,21 @@ def test_sparse_extended_stats_survive_downsampling(tmp_path):
     assert len(st["std"]["steps"]) == rhtml.MAX_STEPS
     fig = il.report.figures.over_steps(a, "dead_fraction")
     assert len(fig.axes[0].lines[0].get_xdata()) == 100
+
+
+def test_wide_many_variant_history_stays_a_few_mb(tmp_path):
+    rng = np.random.default_rng(0)
+    S, L, H, B = 1000, 48, 100, 128
+    arrays = {}
+    for v in ("a", "b", "c", "d", "e"):
+        arrays[f"{v}/steps"] = np.arange(S)
+        arrays[f"{v}/layers"] = np.array([f"l{i}" for i in range(L)])
+        for stat in ("std", "mean", "abs_mean", "grad_norm", "weight_grad_norm", "update_ratio"):
+            arrays[f"{v}/{stat}"] = rng.lognormal(size=(S, L))
+        arrays[f"{v}/hist_steps"] = np.arange(0, S, S // H)
+        arrays[f"{v}/hist_counts"] = rng.integers(0, 5000, size=(H, L, B)).astype(float)
+        arrays[f"{v}/hist_edges"] = np.broadcast_to(np.linspace(-3, 3, B + 1), (H, L, B + 1)).copy()
+    p = il.report.to_html(arrays, tmp_path / "wide.html")
+    assert p.stat().st_size < 5_000_000, p.stat().st_size
+    v = json.loads(parse(p).blob)["variants"][0]
+    assert 2 <= len(v["hist"]["steps"]) <= rhtml.MAX_HISTS and len(v["stats"]["std"]["steps"]) >= 20

@@ -30,6 +30,10 @@ from initlab.report._data import ReportData, VariantData
 
 MAX_STEPS = 200     # points per series (steps of a curve, of a per-layer statistic)
 MAX_HISTS = 50      # histogram snapshots per variant
+# budgets over the whole page (numbers in the JSON), so wide or many-variant runs stay a few MB:
+# fewer steps / snapshots are kept when layers x bins x variants would exceed them
+STAT_BUDGET = 400_000
+HIST_BUDGET = 400_000
 ASSETS_DIR = "_assets"
 ASSET_FILES = ("uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE", "report.js", "report.css")
 MARKER = "initlab-assets.json"    # says an _assets folder is ours (safe to reuse or replace)
@@ -219,26 +223,30 @@ def payload(data: ReportData) -> dict[str, Any]:
         curves.setdefault(metric, []).append({
             "label": f"{variant} · {split}", "variant": variant, "split": split,
             "x": [pts[i][0] for i in idx], "y": [_num(pts[i][1], 5) for i in idx]})
-    variants = [_variant_payload(v) for v in data.variants]
+    nv = max(1, len(data.variants))
+    variants = [_variant_payload(v, nv) for v in data.variants]
     return {"kind": data.kind, "title": data.title, "colors": colors,
             "curves": [{"metric": m, "series": s} for m, s in curves.items()],
             "variants": variants}
 
 
-def _stats_payload(v: VariantData) -> dict[str, Any]:
+def _stats_payload(v: VariantData, n_variants: int = 1) -> dict[str, Any]:
     """Each statistic over its own recorded steps (sparse extended stats keep their rows)."""
     out = {}
+    per_stat = STAT_BUDGET // (n_variants * max(1, len(v.stats)) * max(1, len(v.layers)))
+    k_steps = int(np.clip(per_stat, 20, MAX_STEPS))
     for k in v.stats:
         steps, rows = _data.recorded(v, k)
         if len(steps):
-            i = _pick(len(steps), MAX_STEPS)
+            i = _pick(len(steps), k_steps)
             out[k] = {"steps": steps[i].tolist(), "values": _nums(rows[i], 4)}
     return out
 
 
-def _variant_payload(v: VariantData) -> dict[str, Any]:
+def _variant_payload(v: VariantData, n_variants: int = 1) -> dict[str, Any]:
     si = _pick(len(v.steps), MAX_STEPS)
-    hi = _pick(len(v.hist_steps), MAX_HISTS)
+    values_per_snapshot = sum(h.counts.shape[1] for h in v.hists if h is not None) or 1
+    hi = _pick(len(v.hist_steps), int(np.clip(HIST_BUDGET // (n_variants * values_per_snapshot), 2, MAX_HISTS)))
     hists = []
     for h in v.hists:
         if h is None:
@@ -256,7 +264,7 @@ def _variant_payload(v: VariantData) -> dict[str, Any]:
         hists.append(entry)
     return {
         "name": v.name, "layers": v.layers, "steps": v.steps[si].tolist(),
-        "stats": _stats_payload(v),
+        "stats": _stats_payload(v, n_variants),
         "predicted_std": _nums(v.predicted_std, 4) if v.predicted_std is not None else None,
         "hist": {"steps": v.hist_steps[hi].tolist(), "layers": hists} if any(hists) else None,
     }
