@@ -301,3 +301,14 @@ def test_wide_many_variant_history_stays_a_few_mb(tmp_path):
     assert p.stat().st_size < 5_000_000, p.stat().st_size
     v = json.loads(parse(p).blob)["variants"][0]
     assert 2 <= len(v["hist"]["steps"]) <= rhtml.MAX_HISTS and len(v["stats"]["std"]["steps"]) >= 20
+
+
+def test_single_step_metrics_become_a_table(tmp_path):
+    d = write_run_dir(tmp_path / "props", steps=3, figure=False)
+    with open(d / "metrics.csv", "a") as f:
+        f.write("0,xavier,properties,max_slope,0.25\n0,he,properties,max_slope,1.0\n")
+    out = il.report.write_run_report(d)
+    data = json.loads(parse(out).blob)
+    assert "max_slope" not in {c["metric"] for c in data["curves"]} and "loss" in {c["metric"] for c in data["curves"]}
+    text = out.read_text()
+    assert "Measured values" in text and "<th>max_slope</th>" in text and ">0.25<" in text

@@ -216,8 +216,11 @@ def payload(data: ReportData) -> dict[str, Any]:
     for step, variant, split, metric, value in data.metrics:
         series.setdefault((metric, variant, split), []).append((step, value))
         colors.setdefault(variant, OKABE_ITO[len(colors) % len(OKABE_ITO)])
+    over_steps = _metrics_over_steps(data)
     curves: dict[str, list[dict]] = {}
     for (metric, variant, split), pts in sorted(series.items()):
+        if metric not in over_steps:
+            continue            # one value per series: shown as a table, not a chart
         pts.sort()
         idx = _pick(len(pts), MAX_STEPS)
         curves.setdefault(metric, []).append({
@@ -228,6 +231,37 @@ def payload(data: ReportData) -> dict[str, Any]:
     return {"kind": data.kind, "title": data.title, "colors": colors,
             "curves": [{"metric": m, "series": s} for m, s in curves.items()],
             "variants": variants}
+
+
+def _metrics_over_steps(data: ReportData) -> set[str]:
+    """Metrics that some (variant, split) recorded at two or more steps."""
+    steps: dict[tuple[str, str, str], set[int]] = {}
+    for step, variant, split, metric, _ in data.metrics:
+        steps.setdefault((metric, variant, split), set()).add(step)
+    return {k[0] for k, v in steps.items() if len(v) > 1}
+
+
+def _single_metrics(data: ReportData) -> str:
+    """Metrics with one value per (variant, split), as a table: rows variant · split, columns metric."""
+    curves = _metrics_over_steps(data)
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    metrics: list[str] = []
+    for _, variant, split, metric, value in data.metrics:
+        if metric in curves:
+            continue
+        if metric not in metrics:
+            metrics.append(metric)
+        cells.setdefault((variant, split), {})[metric] = value
+    if not cells:
+        return ""
+    head = "".join(f"<th>{_esc(m)}</th>" for m in metrics)
+    rows = "".join(
+        f"<tr><td><strong>{_esc(v)}</strong> <span class='muted'>{_esc(sp)}</span></td>"
+        + "".join(f"<td class='num'>{_fmt(c.get(m))}</td>" for m in metrics) + "</tr>"
+        for (v, sp), c in cells.items())
+    return ("<section id='values'><h2>Measured values</h2><p class='muted'>Metrics recorded once per "
+            "variant (from metrics.csv).</p><div class='scroll'><table class='values'>"
+            f"<thead><tr><th>variant · split</th>{head}</tr></thead><tbody>{rows}</tbody></table></div></section>")
 
 
 def _stats_payload(v: VariantData, n_variants: int = 1) -> dict[str, Any]:
@@ -287,6 +321,10 @@ def render(data: ReportData, *, assets_href: str = ASSETS_DIR, inline: bool = Fa
     if data.summary:
         nav.append(("numbers", "Numbers"))
         parts.append(_numbers(data.summary))
+    values = _single_metrics(data)
+    if values:
+        nav.append(("values", "Values"))
+        parts.append(values)
     if pl["curves"]:
         nav.append(("curves", "Training curves"))
         parts.append(_section("curves", "Training curves",
