@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# compare only duck-types the probes' records (no import of initlab.probes); importing it here also keeps
+# the name `compare` bound to the function rather than to the submodule of the same name
 from .chain import Chain, ChainGradients, chain_gradients, exploding_chain, vanishing_chain
 from .maps import (CRITICAL_TOL, CriticalPoint, FixedPoint, GaussianMoments, MeanField, as_activation,
                    c_fixed_point, c_map, chi1, chi_c, correlation_expectation, critical_line, critical_point,
                    critical_sigma_w2, depth_scales, fixed_point, gaussian_moments, mean_field, phase,
                    phase_grid, q_map, q_map_slope, q_sequence)
+from .compare import Comparison, ComparisonRow, compare
 from .predict import LayerPrediction, Prediction, predict
 
 __all__ = [
@@ -37,19 +40,18 @@ __all__ = [
     "LayerPrediction", "Prediction", "predict",
     # chain (seed 002)
     "Chain", "ChainGradients", "chain_gradients", "exploding_chain", "vanishing_chain",
-    # above the probes / plotting (lazy)
-    "compare", "Comparison", "ComparisonRow", "phase_diagram",
+    # predictions beside measurements (LayerStats of initlab.probes)
+    "compare", "Comparison", "ComparisonRow",
+    # plotting (matplotlib, imported lazily)
+    "phase_diagram",
 ]
-
-_LAZY = {"compare": "compare", "Comparison": "compare", "ComparisonRow": "compare", "phase_diagram": "plot"}
 
 
 def __getattr__(name: str) -> Any:
-    # compare sits above the probes and plot imports matplotlib: load them only when used
-    if name in _LAZY:
-        import importlib
+    if name == "phase_diagram":  # matplotlib loads only when a figure is drawn
+        from .plot import phase_diagram
 
-        return getattr(importlib.import_module(f"initlab.theory.{_LAZY[name]}"), name)
+        return phase_diagram
     raise AttributeError(f"module 'initlab.theory' has no attribute {name!r}")
 
 

@@ -45,12 +45,17 @@ class ChainGradients:
     log_abs_grad: np.ndarray
     sign: np.ndarray
     log_abs_factor: np.ndarray
+    weights: np.ndarray
+    dsigma: np.ndarray  # σ'(z_l)
+    dC_daL: float = 1.0
 
     @property
     def grad(self) -> np.ndarray:
-        """sign · exp(log|∂C/∂b_l|): ±inf where the value overflows float64."""
-        with np.errstate(over="ignore"):
-            return self.sign * np.exp(self.log_abs_grad)
+        """∂C/∂b_l as the plain float64 product (±inf / 0 where it over/underflows: use ``log_abs_grad``)."""
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            f = self.weights * self.dsigma  # w_j σ'(z_j)
+            suffix = np.concatenate([np.cumprod(f[::-1])[::-1][1:], [1.0]])
+            return self.dsigma * suffix * self.dC_daL
 
     @property
     def log10_abs_grad(self) -> np.ndarray:
@@ -58,7 +63,9 @@ class ChainGradients:
         return self.log_abs_grad / math.log(10.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k).tolist() for k in ("z", "a", "log_abs_grad", "sign", "log_abs_factor")}
+        out: dict[str, Any] = {k: getattr(self, k).tolist()
+                               for k in ("z", "a", "log_abs_grad", "sign", "log_abs_factor", "weights", "dsigma")}
+        return {**out, "dC_daL": self.dC_daL}
 
 
 def chain_gradients(weights: Any, biases: Any, a0: float = 1.0, activation: ActivationLike = "sigmoid",
@@ -103,7 +110,7 @@ def chain_gradients(weights: Any, biases: Any, a0: float = 1.0, activation: Acti
     sfx_sign = np.concatenate([np.cumprod(sgn_factor[::-1])[::-1][1:], [1.0]])
     sign = np.sign(d) * sfx_sign * np.sign(dC_daL)
     log_abs = np.where(sign == 0, -np.inf, log_abs)
-    return ChainGradients(z, a, log_abs, sign, factor)
+    return ChainGradients(z, a, log_abs, sign, factor, w, d, float(dC_daL))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ weight_std² · fan_in, σ_b² = bias_std²); ``q0`` is the input's second momen
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,17 +79,14 @@ def _layer_stats(obj: Any) -> list[Any]:
     """The LayerStats list of an Inspection, a list of LayerStats, or a Watcher's first recorded step."""
     if isinstance(obj, (list, tuple)):
         return list(obj)
+    history = getattr(obj, "history", None)
+    if isinstance(history, list):  # a Watcher: its first recorded step
+        if not history:
+            raise ValueError("the Watcher has recorded no step yet")
+        return list(history[0].layers)
     layers = getattr(obj, "layers", None)
     if isinstance(layers, (list, tuple)) and (not layers or hasattr(layers[0], "kind")):
         return list(layers)
-    for attr in ("inspection", "at_step", "snapshot"):  # a Watcher: its step 0
-        fn = getattr(obj, attr, None)
-        if callable(fn):
-            return _layer_stats(fn(0))
-    for attr in ("first", "initial"):
-        snap = getattr(obj, attr, None)
-        if snap is not None and not callable(snap):
-            return _layer_stats(snap)
     raise ValueError(f"compare needs an Inspection, a list of LayerStats or a Watcher, got {type(obj).__name__}")
 
 
@@ -98,18 +96,36 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def compare(obj: Any, *, q0: float = 1.0) -> Comparison:
+def compare(obj: Any, *, q0: float = 1.0, prediction: Prediction | None = None) -> Comparison:
     """Join :func:`~initlab.theory.predict.predict` with the measured std and gradient norm of ``obj``.
 
     Args:
-        obj: an ``Inspection``, a list of ``LayerStats`` or a ``Watcher`` (its first step).
+        obj: an ``Inspection``, a list of ``LayerStats`` or a ``Watcher`` (its first recorded step).
         q0: the input's second moment (1 for N(0, 1) inputs).
+        prediction: use this (e.g. ``predict(model)`` taken at initialization) instead of predicting from
+            the records' weight_std. A Watcher's history has no weight statistics: without ``prediction``
+            its ``model``'s current weights are used (with a warning when it has trained since step 0).
     """
     stats = _layer_stats(obj)
-    pred = predict(stats, q0=q0)
+    if prediction is not None:
+        pred = prediction
+    elif any(s.kind in ("linear", "conv") and s.weight_std is None for s in stats):
+        model = getattr(obj, "model", None)
+        if model is None:
+            raise ValueError("the records have no weight_std (a Watcher's history); pass prediction=predict(model) "
+                             "taken at initialization")
+        if len(getattr(obj, "history", [])) > 1:
+            warnings.warn("compare: the Watcher's model has trained since its first recorded step; predicting "
+                          "from its current weights (pass prediction=predict(model) taken at init)", stacklevel=2)
+        pred = predict(model, q0=q0)
+    else:
+        pred = predict(stats, q0=q0)
     by_name: dict[str, Any] = {}
     for s in stats:  # a module called several times: its first call
         by_name.setdefault(s.name, s)
+    missing = [r.name for r in pred.layers if r.name not in by_name]
+    if missing:
+        raise ValueError(f"layers {missing} of the prediction were not measured; measured: {list(by_name)}")
     measured = [by_name.get(r.activation_module or r.name) or by_name[r.name] for r in pred.layers]
     anchor = measured[-1].grad_norm if measured else None
     rows = []

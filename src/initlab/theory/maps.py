@@ -206,7 +206,7 @@ def fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0
     σ_w² > 2, or σ_w² = 2 and σ_b² > 0). For a positively homogeneous φ (ReLU family) the map is linear,
     :math:`Q(q)=aq+\sigma_b^2`, and is solved exactly; at a = 1, σ_b = 0 every q is fixed and q* = q0.
 
-    >>> fixed_point("relu", 1.0, 0.5).q_star         # σ_b²/(1 − σ_w²/2)
+    >>> round(fixed_point("relu", 1.0, 0.5).q_star, 12)         # σ_b²/(1 − σ_w²/2)
     1.0
     >>> fp = fixed_point("relu", 2.5, 0.0)
     >>> fp.converged, fp.q_star
