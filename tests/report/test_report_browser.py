@@ -199,3 +199,22 @@ def test_real_watcher_in_browser(driver, tmp_path):
     driver.find_element(By.CSS_SELECTOR, "#hist-controls input.step-slider").send_keys(Keys.HOME)
     assert _pixels(driver, ".hist-chart canvas") != before
     assert _errors(driver) == []
+
+
+def test_notebook_iframe_renders(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "notebook.html"
+    page.write_text("<!DOCTYPE html><html><body>" + il.report.repr_html(watcher_arrays(30, 3, hist_every=3))
+                    + "</body></html>")
+    _open(driver, page)
+    driver.switch_to.frame(driver.find_element(By.TAG_NAME, "iframe"))
+    try:
+        t0 = time.time()
+        while not driver.execute_script("return document.documentElement.getAttribute('data-report-ready')"):
+            assert time.time() - t0 < 10, "the report in the iframe did not draw"
+            time.sleep(0.05)
+        assert driver.execute_script("return document.querySelectorAll('.chart[data-rendered]').length") >= 6
+    finally:
+        driver.switch_to.default_content()
+    assert _errors(driver) == []

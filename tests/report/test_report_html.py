@@ -312,3 +312,11 @@ def test_single_step_metrics_become_a_table(tmp_path):
     assert "max_slope" not in {c["metric"] for c in data["curves"]} and "loss" in {c["metric"] for c in data["curves"]}
     text = out.read_text()
     assert "Measured values" in text and "<th>max_slope</th>" in text and ">0.25<" in text
+
+
+def test_history_npz_with_unknown_format_version(tmp_path):
+    a = watcher_arrays(5, 2)
+    a["format_version"] = np.array(7)
+    np.savez(tmp_path / "h.npz", **a)
+    with pytest.raises(ValueError, match=r"format_version 7; this initlab reads format_version 1"):
+        il.report.to_html(tmp_path / "h.npz", tmp_path / "h.html")

@@ -319,7 +319,7 @@
       var c = box("colorful-charts", v.name);
       c.classList.add("cd-chart");
       var frame = el("div", { "class": "cd-frame" });
-      var canvas = el("canvas", { "class": "cd" });
+      var canvas = el("canvas", { "class": "cd", role: "img", "aria-label": "activation histogram of the selected layer over training (" + v.name + ")" });
       var marker = el("div", { "class": "cd-marker" });
       var ylab = el("div", { "class": "cd-y" }), xlab = el("div", { "class": "cd-x" }), read = el("div", { "class": "cd-read muted" });
       frame.appendChild(canvas); frame.appendChild(marker);
