@@ -3,7 +3,10 @@ r"""The (σ_w², σ_b²) phase diagram: the critical line χ₁ = 1 and the trai
 matplotlib is imported only when a figure is drawn (Agg backend when no backend is set); the numbers come
 from :func:`initlab.theory.maps.phase_grid` and :func:`~initlab.theory.maps.critical_line`.
 
->>> fig = phase_diagram("tanh", resolution=(6, 4))      # doctest: +SKIP
+>>> fig = phase_diagram("tanh", resolution=(3, 2))
+>>> fig.axes[0].get_xlabel()
+'weight variance $\\sigma_w^2$'
+>>> import matplotlib.pyplot as plt; plt.close(fig)
 """
 from __future__ import annotations
 
