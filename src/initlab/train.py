@@ -15,7 +15,7 @@
   callable   ``loss(logits, y) -> scalar``
   ========== ==================================================================================
 
-* A run whose loss, gradients or parameters become NaN/Inf stops and is marked diverged, with the
+* A run whose loss or parameters become NaN/Inf stops and is marked diverged, with the
   step and the first bad layer (from :func:`initlab.inspect` when the probes are installed).
 * Callbacks receive Lightning-named events (:class:`Callback`); a progress bar goes to stderr on a
   terminal for runs of 200 or more steps (no dependency), never with ``quiet=True``.
@@ -244,11 +244,17 @@ def _batches(source: Any, batch_size: int | None, gen: torch.Generator) -> Itera
         yield batch[0], batch[1]
 
 
-def _nonfinite_param(model: nn.Module, grads: bool) -> str | None:
+def _nonfinite_param(named: list[tuple[str, Tensor]]) -> str | None:
     """The module name of the first parameter (in registration order) holding a NaN/Inf."""
-    for name, p in model.named_parameters():
-        t = p.grad if grads else p
-        if t is not None and not bool(torch.isfinite(t).all()):
+    named = [(n, p) for n, p in named if p.numel()]
+    if not named:
+        return None
+    # one fused reduction for the common, all-finite case: max |x| is NaN/Inf iff some x is
+    peaks = torch._foreach_norm([p.detach() for _, p in named], float("inf"))
+    if bool(torch.isfinite(torch.stack(peaks)).all()):
+        return None
+    for (name, _), peak in zip(named, peaks):
+        if not bool(torch.isfinite(peak)):
             return name.rsplit(".", 1)[0] if "." in name else name
     return None
 
@@ -290,7 +296,7 @@ def _first_bad_layer(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn) ->
                     return layer.name
         except Exception:  # noqa: BLE001 — a broken model must not hide the divergence report
             pass
-    return _nonfinite_param(model, grads=False) or _first_bad_output(model, x)
+    return _nonfinite_param(list(model.named_parameters())) or _first_bad_output(model, x)
 
 
 def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sgd",
@@ -341,6 +347,7 @@ def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sg
 
     history = History()
     state = FitState(model, opt, history)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     cbs = list(callbacks)
     bar = _Progress(total, enabled=not quiet and total >= 200 and sys.stderr.isatty())
     gen = torch.Generator().manual_seed(seed)
@@ -404,13 +411,9 @@ def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sg
                         sums[2] += n
                     cost.backward()
                     emit("on_after_backward")
-                    bad = _nonfinite_param(model, grads=True)
-                    if bad is not None:
-                        diverge("a gradient", bad)
-                        break
                     opt.step()
                     state.step += 1
-                    bad = _nonfinite_param(model, grads=False)
+                    bad = _nonfinite_param(named)  # a NaN/Inf gradient shows up here too
                     if bad is not None:
                         diverge("a parameter", bad)
                         break

@@ -245,7 +245,11 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
         shutil.rmtree(tmp)
     tmp.mkdir()
     t0 = time.perf_counter()
+    threads = torch.get_num_threads()
     try:
+        # one intra-op thread: these networks are small (threads cost more than they give) and the
+        # numbers, hence summary.json's bytes, must not depend on the machine's core count
+        torch.set_num_threads(1)
         ctx = RunContext(exp, config, seed, quick, tmp, quiet)
         exp.run(config, ctx)
         _write(ctx, exp, config)
@@ -259,6 +263,8 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        torch.set_num_threads(threads)
     result = Result(exp.name, out, seed, quick, asdict(config), ctx.entries,
                     [out / "figures" / p.name for p in ctx.figures], time.perf_counter() - t0)
     if not quiet:
