@@ -190,9 +190,9 @@ class Recorder:
             yd = yd.to(acc)
             vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
             keys.append((slot, "std"))
-        s, l2, l1 = S.core(yd, acc)
-        vals += (s, l2, l1)
-        keys += ((slot, "sum"), (slot, "l2"), (slot, "l1"))
+        s, sq, l1 = S.core(yd, acc)
+        vals += (s, sq, l1)
+        keys += ((slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args)
         if self.backward and y.requires_grad:
@@ -226,8 +226,8 @@ class Recorder:
             return
         if self.precise:
             g = g.to(self.acc)
-            self.vals.append(torch.linalg.vector_norm(g, 1))
+            self.vals.append(g.abs().sum())
             self.keys.append((slot, "gl1"))
-        s, l2 = S.grad_core(g, self.acc)
-        self.vals += (s, l2)
-        self.keys += ((slot, "gsum"), (slot, "gl2"))
+        s, sq = S.grad_core(g, self.acc)
+        self.vals += (s, sq)
+        self.keys += ((slot, "gsum"), (slot, "gsq"))

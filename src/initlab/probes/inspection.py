@@ -284,8 +284,8 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
 # the raw reduction each derived statistic comes from (present ⇔ recorded, even when NaN)
 _SOURCE = {"mean": "sum", "std": "sum", "abs_mean": "sum", "min": "min", "max": "max", "zero_fraction": "zero",
            "positive_fraction": "pos", "saturated_fraction": "sat", "dead_fraction": "dead",
-           "distinct_units": "distinct", "grad_norm": "gl2", "grad_std": "gl2", "grad_abs_mean": "gl1",
-           "input_positive_fraction": "in_pos", "nonfinite_forward": "sum", "nonfinite_backward": "gl2"}
+           "distinct_units": "distinct", "grad_norm": "gsq", "grad_std": "gsq", "grad_abs_mean": "gl1",
+           "input_positive_fraction": "in_pos", "nonfinite_forward": "sum", "nonfinite_backward": "gsq"}
 
 
 def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str, Any]] | None = None,
@@ -300,7 +300,7 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         n, batch, units = rec.meta[slot]
         r = raw.get(slot, {})
         d = derive({k: np.float64(v) for k, v in r.items()}, np.float64(n),
-                   np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gl2" in r))
+                   np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         nf_f, nf_b = val.pop("nonfinite_forward"), val.pop("nonfinite_backward")
         distinct = val.pop("distinct_units")

@@ -6,7 +6,7 @@ into one device buffer row and converts them on the host, rarely (see :mod:`init
 
 Raw reductions and the statistics derived from them on the host (n = numel):
 
-* ``sum``, ``l2 = ‖x‖₂``, ``l1 = Σ|x|``  →  mean = sum/n,  std = √(l2²/n − mean²) (population),
+* ``sum`` = Σx, ``sq`` = Σx², ``l1`` = Σ|x|  →  mean = sum/n,  std = √(sq/n − mean²) (population),
   abs_mean = l1/n (Caffe's ``asum/count``, its ``debug_info`` number);
 * counts (zeros, positives, saturated, non-finite) → fractions of n;
 * the histogram uses the minimum and maximum as its range, so it needs no host round trip.
@@ -16,8 +16,8 @@ of a convolutional ``(batch, channels, *spatial)`` tensor.
 
 >>> import torch
 >>> x = torch.tensor([[1.0, -2.0], [3.0, 0.0]])
->>> [round(float(t), 4) for t in core(x)]
-[2.0, 3.7417, 6.0]
+>>> [float(t) for t in core(x)]
+[2.0, 14.0, 6.0]
 >>> float(sign_coherence(torch.tensor([[1.0, 0.0, 2.0], [1.0, -1.0, 0.0]])))
 0.5
 """
@@ -42,15 +42,28 @@ ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/
 RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "rrelu", "noisy_relu"})
 
 
+def _flat(x: Tensor) -> Tensor:
+    return x.reshape(-1)
+
+
 def core(x: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor, Tensor]:
-    """(Σx, ‖x‖₂, Σ|x|) accumulated in ``dtype``: three passes, no temporaries."""
-    return (x.sum(dtype=dtype), torch.linalg.vector_norm(x, 2, dtype=dtype),
-            torch.linalg.vector_norm(x, 1, dtype=dtype))
+    """(Σx, Σx², Σ|x|) accumulated in ``dtype`` or wider.
+
+    Measured on CPU (524k floats): ``sum`` 26 µs, ``dot(x, x)`` 40 µs (vs 75 µs for
+    ``vector_norm``), ``abs().sum()`` 59 µs (vs 225 µs for ``vector_norm(x, 1)``).
+    """
+    if x.dtype != dtype and x.dtype != torch.float64:
+        x = x.to(dtype)
+    v = _flat(x)
+    return v.sum(), torch.dot(v, v), v.abs().sum()
 
 
 def grad_core(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor]:
-    """(Σδ, ‖δ‖₂) of a gradient δ = ∂L/∂(output)."""
-    return g.sum(dtype=dtype), torch.linalg.vector_norm(g, 2, dtype=dtype)
+    """(Σδ, Σδ²) of a gradient δ = ∂L/∂(output)."""
+    if g.dtype != dtype and g.dtype != torch.float64:
+        g = g.to(dtype)
+    v = _flat(g)
+    return v.sum(), torch.dot(v, v)
 
 
 def unit_dim(x: Tensor, channels_first: bool) -> int:
@@ -172,7 +185,7 @@ def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         n = np.asarray(n, dtype=np.float64)
         mean = get("sum") / n
-        std = get("std") if "std" in raw else np.sqrt(np.maximum(get("l2") ** 2 / n - mean ** 2, 0.0))
+        std = get("std") if "std" in raw else np.sqrt(np.maximum(get("sq") / n - mean ** 2, 0.0))
         std = np.where(np.isfinite(mean), std, np.nan)
         gmean = get("gsum") / n
         out = {
@@ -181,23 +194,23 @@ def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None
             "zero_fraction": get("zero") / n, "positive_fraction": get("pos") / n,
             "saturated_fraction": get("sat") / n, "dead_fraction": get("dead"),
             "distinct_units": get("distinct"),
-            "grad_norm": get("gl2"),
-            "grad_std": np.where(np.isfinite(gmean), np.sqrt(np.maximum(get("gl2") ** 2 / n - gmean ** 2, 0.0)), np.nan),
+            "grad_norm": np.sqrt(get("gsq")),
+            "grad_std": np.where(np.isfinite(gmean), np.sqrt(np.maximum(get("gsq") / n - gmean ** 2, 0.0)), np.nan),
             "grad_abs_mean": get("gl1") / n,
             "input_positive_fraction": get("in_pos") / (input_n if input_n is not None else nan),
         }
         if rec_f is None:
             rec_f = ~np.isnan(get("sum"))
         if rec_b is None:
-            rec_b = ~np.isnan(get("gl2"))
+            rec_b = ~np.isnan(get("gsq"))
         if "nonfinite" in raw:
             nf_f = get("nonfinite") > 0
         else:
-            nf_f = rec_f & ~(np.isfinite(get("sum")) & np.isfinite(get("l2")))
+            nf_f = rec_f & ~(np.isfinite(get("sum")) & np.isfinite(get("sq")))
         if "gnonfinite" in raw:
             nf_b = get("gnonfinite") > 0
         else:
-            nf_b = rec_b & ~(np.isfinite(get("gsum")) & np.isfinite(get("gl2")))
+            nf_b = rec_b & ~(np.isfinite(get("gsum")) & np.isfinite(get("gsq")))
     out["nonfinite_forward"] = np.where(rec_f, nf_f.astype(np.float64), np.nan)
     out["nonfinite_backward"] = np.where(rec_b, nf_b.astype(np.float64), np.nan)
     return out

@@ -54,7 +54,7 @@ __all__ = ["watch", "Watcher", "StepRecord", "STATS", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 # raw device columns per layer slot (per-module ones live in the slot of the module's first call)
-_RAW = ("sum", "l2", "l1", "gsum", "gl2", "min", "max", "zero", "pos", "sat", "dead", "distinct", "in_pos",
+_RAW = ("sum", "sq", "l1", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead", "distinct", "in_pos",
         "wgrad", "bgrad", "wnorm", "update", "coh")
 _RI = {k: i for i, k in enumerate(_RAW)}
 _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
@@ -277,7 +277,7 @@ class Watcher:
         present = ~np.isnan(data)
         data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
-        st = derive(raw, n, in_n, present[..., _RI["sum"]], present[..., _RI["gl2"]])
+        st = derive(raw, n, in_n, present[..., _RI["sum"]], present[..., _RI["gsq"]])
         with np.errstate(invalid="ignore", divide="ignore"):
             st["weight_grad_norm"] = raw["wgrad"]
             st["bias_grad_norm"] = raw["bgrad"]
