@@ -48,3 +48,30 @@ def series_at(history: Any, metric: str, split: str, step: int) -> float:
     s, v = history.series(metric, split)
     hit = np.flatnonzero(s == step)
     return float(v[hit[0]]) if len(hit) else float("nan")
+
+
+# the statistics of an Inspection stored like one Watcher step (CONTRACTS.md: history.npz per variant)
+_INSPECTION_STATS = ("mean", "std", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm",
+                     "dead_fraction", "saturated_fraction", "distinct_units", "sign_coherence", "min", "max",
+                     "zero_fraction")
+
+
+def inspection_arrays(insp: Any) -> dict[str, np.ndarray]:
+    """An :class:`initlab.Inspection` as the Watcher-file arrays of a single step (step 0)."""
+    layers = insp.layers
+    out: dict[str, np.ndarray] = {
+        "format_version": np.array(1), "steps": np.array([0], np.int64),
+        "layers": np.array([r.label for r in layers], dtype=str),
+    }
+    for stat in _INSPECTION_STATS:
+        out[stat] = np.array([[np.nan if getattr(r, stat) is None else float(getattr(r, stat)) for r in layers]])
+    with_hist = [r for r in layers if r.hist_counts is not None]
+    if with_hist:
+        bins = len(with_hist[0].hist_counts)
+        counts = np.full((1, len(layers), bins), np.nan)
+        edges = np.full((1, len(layers), bins + 1), np.nan)
+        for i, r in enumerate(layers):
+            if r.hist_counts is not None and len(r.hist_counts) == bins:
+                counts[0, i], edges[0, i] = r.hist_counts, r.hist_edges
+        out.update(hist_steps=np.array([0], np.int64), hist_counts=counts, hist_edges=edges)
+    return out
