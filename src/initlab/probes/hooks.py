@@ -45,6 +45,7 @@ class ModuleSpec:
     dead: bool = False
     fan_in: int | None = None
     fan_out: int | None = None
+    nonneg: bool = False  # outputs are never negative (ReLU, sigmoid, softplus): Σ|y| = Σy
 
     @property
     def weight(self) -> Tensor | None:
@@ -95,6 +96,7 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             low, high = S.saturation_bounds(act, float(saturation_margin))
             spec.sat = None if low is None and high is None else (low, high)
             spec.dead = act.name in S.RELU_FAMILY
+            spec.nonneg = act.output_range[0] >= 0 and not act.random
         specs.append(spec)
     return specs
 
@@ -190,9 +192,14 @@ class Recorder:
             yd = yd.to(acc)
             vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
             keys.append((slot, "std"))
-        s, sq, l1 = S.core(yd, acc)
-        vals += (s, sq, l1)
-        keys += ((slot, "sum"), (slot, "sq"), (slot, "l1"))
+        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass
+            s, sq = S.grad_core(yd, acc)
+            vals += (s, sq)
+            keys += ((slot, "sum"), (slot, "sq"))
+        else:
+            s, sq, l1 = S.core(yd, acc)
+            vals += (s, sq, l1)
+            keys += ((slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args)
         if self.backward and y.requires_grad:

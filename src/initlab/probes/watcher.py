@@ -21,8 +21,9 @@ row of a preallocated device buffer of ``flush_every`` rows. Nothing reads a val
 buffer to the host once and derives the statistics in float64. Extended statistics (min/max,
 histograms, zero/positive/saturated fractions, dead and distinct units, sign coherence) run only every
 ``hist_every`` steps. The update ratio ‖ΔW‖/‖W‖ needs the weights before ``opt.step()``: at the step
-boundary before each recorded step the weights are copied into one preallocated snapshot (memory: one
-copy of the probed layers' weights; ``update_ratio=False`` turns it off).
+boundary before each recorded step, at most ``UPDATE_ROWS`` = 64 evenly spaced rows (units) of each
+weight are copied into one preallocated snapshot, and the ratio is measured on those rows (exact for
+layers with ≤ 64 units; ``update_ratio=False`` turns it off).
 
 Protocol: ``loss.backward(); opt.step(); w.step()`` — weight gradients are read at ``w.step()``, so call
 ``zero_grad()`` at the start of the next iteration, not before ``w.step()``. Forward passes under
@@ -57,6 +58,7 @@ FORMAT_VERSION = 1
 _RAW = ("sum", "sq", "l1", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead", "distinct", "in_pos",
         "wgrad", "bgrad", "wnorm", "update", "coh")
 _RI = {k: i for i, k in enumerate(_RAW)}
+UPDATE_ROWS = 64  # ‖ΔW‖/‖W‖ uses at most this many evenly spaced units (rows) per weight
 _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
 # statistics kept in the history, named as in LayerStats (the first 14 are the CONTRACTS list)
 STATS = ("mean", "std", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm", "update_ratio",
@@ -152,12 +154,24 @@ class Watcher:
         rec.extended = ext
         rec.active = ext or s % self.every == 0
         if rec.active and self._update and self._wspecs:
-            ws = [sp.weight.detach() for sp in self._wspecs]
+            ws = self._update_rows()
             if self._snap is None:
                 self._snap = [w.clone() for w in ws]
             else:
                 torch._foreach_copy_(self._snap, ws)
             self._snap_norms = list(torch._foreach_norm(ws))
+
+    def _update_rows(self) -> list[Tensor]:
+        """Views of at most ``UPDATE_ROWS`` evenly spaced rows (units) of each weight.
+
+        ‖ΔW‖/‖W‖ is estimated on these rows (exact for layers with ≤ ``UPDATE_ROWS`` units), which
+        cuts the snapshot's copy and the two extra passes by rows/``UPDATE_ROWS``.
+        """
+        out = []
+        for sp in self._wspecs:
+            w = sp.weight.detach()
+            out.append(w[::-(-w.shape[0] // UPDATE_ROWS)] if w.dim() >= 2 and w.shape[0] > UPDATE_ROWS else w)
+        return out
 
     # --- recording --------------------------------------------------------------------------------
     def step(self) -> None:
@@ -249,7 +263,7 @@ class Watcher:
                 vals += torch._foreach_norm([g for _, g in bg])
                 keys += [((sp.index, 0), "bgrad") for sp, _ in bg]
             if self._update and self._snap is not None:
-                torch._foreach_sub_(self._snap, [sp.weight.detach() for sp in specs])  # W_before − W_after
+                torch._foreach_sub_(self._snap, self._update_rows())  # W_before − W_after (sampled rows)
                 for sp, d, wn in zip(specs, torch._foreach_norm(self._snap), self._snap_norms):
                     if (sp.index, 0) in cols:
                         vals += (d, wn)
@@ -277,6 +291,8 @@ class Watcher:
         present = ~np.isnan(data)
         data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
+        nonneg = np.array([self._rec.specs[sl[0]].nonneg if self._rec else False for sl in self._cols], bool)
+        raw["l1"] = np.where(nonneg[None, :L] & present[..., _RI["sum"]], raw["sum"], raw["l1"])  # Σ|y| = Σy
         st = derive(raw, n, in_n, present[..., _RI["sum"]], present[..., _RI["gsq"]])
         with np.errstate(invalid="ignore", divide="ignore"):
             st["weight_grad_norm"] = raw["wgrad"]
