@@ -12,10 +12,11 @@ import torch
 MNIST_PIXELS = 784
 
 
-def mnist(ctx: Any, *, n_train: int = 4000, n_test: int = 1000, digits: Sequence[int] | None = None,
-          relabel: bool = True) -> Any:
+def mnist(ctx: Any, *, n_train: int | None = 4000, n_test: int | None = 1000,
+          digits: Sequence[int] | None = None, relabel: bool = True) -> Any:
     """``il.data.load("mnist", seed=ctx.seed)``, optionally restricted to ``digits`` (labels renumbered
-    0..len(digits)-1 when ``relabel``) and cut to ``n_train`` / ``n_test`` images *after* the filter."""
+    0..len(digits)-1 when ``relabel``) and cut to ``n_train`` / ``n_test`` images *after* the filter
+    (None: all of them)."""
     from ..data import Dataset, load
 
     if digits is None:
@@ -26,8 +27,9 @@ def mnist(ctx: Any, *, n_train: int = 4000, n_test: int = 1000, digits: Sequence
     d = load("mnist", seed=ctx.seed)
     keep = torch.tensor(list(digits))
 
-    def part(x: torch.Tensor, y: torch.Tensor, n: int, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def part(x: torch.Tensor, y: torch.Tensor, n: int | None, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.nonzero(torch.isin(y, keep)).flatten()
+        n = len(idx) if n is None else n
         if n > len(idx):
             raise ValueError(f"{what} must be at most {len(idx)} (images of digits {list(digits)} in the "
                              f"{'4,000' if what == 'n_train' else '1,000'}-image split), got {n}")
