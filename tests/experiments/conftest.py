@@ -1,0 +1,28 @@
+"""One quick tour (`initlab run all --quick`) shared by every experiment test."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tour(tmp_path_factory):
+    """The out dir of `initlab run all --quick --quiet` (run once per session)."""
+    from initlab.cli import main
+
+    out = tmp_path_factory.mktemp("tour") / "runs"
+    assert main(["run", "all", "--quick", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def summary(tour):
+    def get(name: str) -> dict:
+        return json.loads((tour / name / "summary.json").read_text())
+    return get
+
+
+def slow_enabled() -> bool:
+    return os.environ.get("INITLAB_SLOW") == "1"
