@@ -1,0 +1,41 @@
+"""relu-magnitude at --quick size: the phenomenon holds (read from the session's shared quick tour)."""
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def run(tour):
+    return tour / "relu-magnitude"
+
+
+@pytest.fixture(scope="module")
+def s(run):
+    summary = json.loads((run / "summary.json").read_text())
+    assert (run / "history.npz").is_file() and (run / "findings.json").is_file()
+    assert list((run / "figures").glob("*.png"))
+    return {k: v["ours"] for k, v in summary.items()}
+
+def test_relu_normal_runs_into_the_thousands(s):
+    assert s["abs_mean_last_relu_normal"] >= 1e3
+    assert s["abs_mean_growth_relu_normal"] > 100
+
+
+def test_he_keeps_magnitudes(s):
+    assert 0.1 <= s["abs_mean_growth_relu_he"] <= 10
+
+
+def test_sigmoid_bounded_and_vanishing(s):
+    assert s["sigmoid_normal_output_max"] <= 1.0
+    assert s["abs_mean_last_sigmoid_normal"] < 1.0
+    assert s["grad_ratio_first_last_sigmoid_xavier"] < 1e-2 * s["grad_ratio_first_last_relu_he"]
+
+
+def test_relu_normal_fails_to_train(s):
+    assert s["test_accuracy_relu_he"] > 0.8
+    assert s["diverged_step_relu_normal"] is not None or s["test_accuracy_relu_normal"] < 0.5
+
+
+def test_caffe_lines_written(run):
+    text = (run / "debug_info.txt").read_text()
+    assert "[Forward] Layer act1, top blob act1 data:" in text and "[Backward]" in text
