@@ -145,7 +145,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("epoch (full-batch step on the 1,000 images)")
     ax.set_ylabel("speed of learning ||∂C/∂b|| (log scale)")
-    ax.set_title(f"During training, {k} hidden layers: sigmoid (solid) vs ReLU + He (dotted)", fontsize=10)
+    ax.set_title(f"During training, {k} hidden layers:\nsigmoid (solid) vs ReLU + He (dotted)", fontsize=10)
     ax.legend(fontsize=6, ncol=2)
     fig.suptitle("Speed of learning of each hidden layer, [784, 30×k, 10] on MNIST, cross-entropy summed over outputs")
     ctx.figure("speed-of-learning", fig)
