@@ -159,7 +159,7 @@ class Watcher:
                 self._snap = [w.clone() for w in ws]
             else:
                 torch._foreach_copy_(self._snap, ws)
-            self._snap_norms = list(torch._foreach_norm(ws))
+            self._snap_norms = list(torch._foreach_norm(ws, 2, dtype=torch.float32))
 
     def _update_rows(self) -> list[Tensor]:
         """Views of at most ``UPDATE_ROWS`` evenly spaced rows (units) of each weight.
@@ -220,12 +220,7 @@ class Watcher:
             hrows = self.flush_every // self.hist_every + 1 if self.hist_every else 1
             self._hbuf = torch.full((hrows, cap, self.bins), math.nan, dtype=torch.float32, device=dev)
         cols, K = self._cols, len(_RAW)
-        pos = tuple(cols[sl] * K + _RI[k] for sl, k in keys)
-        idx = self._idx_cache.get(pos)
-        if idx is None:
-            if len(self._idx_cache) > 16:
-                self._idx_cache.clear()
-            idx = self._idx_cache[pos] = torch.tensor(pos, dtype=torch.long, device=dev)
+        idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
         if any(v.dtype != torch.float32 for v in vals):
             vals = [v.float() for v in vals]
         r = len(self._rows)
@@ -241,11 +236,20 @@ class Watcher:
             h = len(self._hrows)
             hrow = self._hbuf[h]
             hrow.fill_(math.nan)
-            hidx = torch.tensor([cols[sl] for sl, _ in rec.hists], dtype=torch.long, device=dev)
+            hidx = self._index(tuple(cols[sl] for sl, _ in rec.hists), dev)
             hrow.index_copy_(0, hidx, torch.stack([c for _, c in rec.hists]))
             self._hrows.append((s, r))
         if len(self._rows) >= self.flush_every or len(self._hrows) >= self._hbuf.shape[0]:
             self.flush()
+
+    def _index(self, pos: tuple[int, ...], dev: torch.device) -> Tensor:
+        """A cached device index tensor (the layout repeats, so the host→device copy happens once)."""
+        idx = self._idx_cache.get(pos)
+        if idx is None:
+            if len(self._idx_cache) > 32:
+                self._idx_cache.clear()
+            idx = self._idx_cache[pos] = torch.tensor(pos, dtype=torch.long).to(dev)
+        return idx
 
     def _param_stats(self, vals: list[Tensor], keys: list, extended: bool) -> None:
         specs = self._wspecs
@@ -255,16 +259,16 @@ class Watcher:
         with torch.no_grad():
             wg = [(sp, sp.weight.grad) for sp in specs if sp.weight.grad is not None and (sp.index, 0) in cols]
             if wg:
-                vals += torch._foreach_norm([g for _, g in wg])
+                vals += torch._foreach_norm([g for _, g in wg], 2, dtype=torch.float32)
                 keys += [((sp.index, 0), "wgrad") for sp, _ in wg]
             bg = [(sp, sp.bias.grad) for sp in specs
                   if sp.bias is not None and sp.bias.grad is not None and (sp.index, 0) in cols]
             if bg:
-                vals += torch._foreach_norm([g for _, g in bg])
+                vals += torch._foreach_norm([g for _, g in bg], 2, dtype=torch.float32)
                 keys += [((sp.index, 0), "bgrad") for sp, _ in bg]
             if self._update and self._snap is not None:
                 torch._foreach_sub_(self._snap, self._update_rows())  # W_before − W_after (sampled rows)
-                for sp, d, wn in zip(specs, torch._foreach_norm(self._snap), self._snap_norms):
+                for sp, d, wn in zip(specs, torch._foreach_norm(self._snap, 2, dtype=torch.float32), self._snap_norms):
                     if (sp.index, 0) in cols:
                         vals += (d, wn)
                         keys += (((sp.index, 0), "update"), ((sp.index, 0), "wnorm"))
