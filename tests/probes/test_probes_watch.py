@@ -207,6 +207,17 @@ def test_watch_reports_first_nonfinite_step():
     assert f.severity == "error" and f.layers == ["2"] and f.evidence["step"] == 3
 
 
+def test_inspect_inside_watch_is_not_recorded():
+    model = mlp([10, 8, 3], seed=0)
+    x, y = _data()
+    with il.watch(model) as w:
+        _train(model, w, 1, x, y)
+        ins = il.inspect(model, x, y)
+        _train(model, w, 1, x, y)
+    assert w.layers == ["0", "1", "2"] and len(ins.layers) == 3
+    assert np.isfinite(w.arrays()["weight_grad_norm"][:, 0]).all()
+
+
 def test_bad_arguments():
     model = mlp([10, 8, 3])
     for kw in ({"every": 0}, {"hist_every": -1}, {"flush_every": 1.5}, {"max_history": 1}):

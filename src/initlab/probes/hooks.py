@@ -13,8 +13,9 @@ Hooks are always removed by :meth:`Recorder.remove` (the owners call it in ``fin
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -28,6 +29,9 @@ __all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
 # feature-last norms (units = last dim) and channel-first ones (units = dim 1)
 _NORMS_LAST: tuple[type, ...] = (nn.LayerNorm,) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
 _NORMS_CHANNEL: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LocalResponseNorm)
+
+
+_EXCLUSIVE: list["Recorder | None"] = [None]  # a recorder that silences all others while set
 
 
 @dataclass(eq=False)
@@ -167,9 +171,20 @@ class Recorder:
 
     def _make_hook(self, spec: ModuleSpec):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            if self.active and (not self.grad_mode_only or torch.is_grad_enabled()):
+            if (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
+                    and (not self.grad_mode_only or torch.is_grad_enabled())):
                 self._forward(spec, args, output)
         return hook
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Only this recorder records inside the block (an inspection of a model being watched)."""
+        prev = _EXCLUSIVE[0]
+        _EXCLUSIVE[0] = self
+        try:
+            yield
+        finally:
+            _EXCLUSIVE[0] = prev
 
     # --- recording ------------------------------------------------------------------------------
     def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:

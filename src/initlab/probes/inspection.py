@@ -349,7 +349,7 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
         rec.install()
         rec.active = rec.extended = True
         try:
-            with torch.enable_grad():
+            with torch.enable_grad(), rec.exclusive():  # a Watcher on this model ignores this pass
                 try:
                     out = model(*args, **kwargs)
                 except Exception as e:
