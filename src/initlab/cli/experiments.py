@@ -51,11 +51,8 @@ def _parse_settings(items: list[str]) -> dict[str, str]:
 
 
 def _report_index_writers() -> list:
-    """The HTML report's ``write_index(out)`` (index.html) when the report part is installed."""
-    try:
-        from initlab.report import write_index
-    except ImportError:
-        return []
+    """The HTML report's ``write_index(out)`` (index.html and every run's report.html)."""
+    from initlab.report import write_index
 
     def writer(out: Path) -> None:
         try:
@@ -84,6 +81,15 @@ def run_experiment(args: argparse.Namespace) -> int:
             total = sum(r.seconds for r in results)
             print(f"{len(results)} experiments in {total:.1f} s; index: {Path(args.out or 'runs') / 'index.md'}")
         return 0
-    experiments.run(args.name, quick=args.quick, seed=args.seed, out=args.out, overwrite=args.overwrite,
-                    quiet=args.quiet, **overrides)
+    result = experiments.run(args.name, quick=args.quick, seed=args.seed, out=args.out,
+                             overwrite=args.overwrite, quiet=args.quiet, **overrides)
+    from initlab.report import write_run_report
+
+    try:
+        page = write_run_report(result.out)
+    except Exception as exc:  # noqa: BLE001 — the run directory itself is complete
+        print(f"initlab: warning: report.html not written: {exc}", file=sys.stderr)
+    else:
+        if not args.quiet:
+            print(f"report: {page}")
     return 0
