@@ -224,8 +224,9 @@ class Recorder:
     def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple) -> None:
         vals, keys, acc = self.vals, self.keys, self.acc
         lo, hi = S.minmax(yd)
-        vals += (lo.to(acc), hi.to(acc), (yd == 0).sum(dtype=acc), (yd > 0).sum(dtype=acc))
-        keys += ((slot, "min"), (slot, "max"), (slot, "zero"), (slot, "pos"))
+        pos = (yd > 0).sum(dtype=acc)
+        vals += (lo.to(acc), hi.to(acc), pos, yd.numel() - pos if spec.nonneg else (yd == 0).sum(dtype=acc))
+        keys += ((slot, "min"), (slot, "max"), (slot, "pos"), (slot, "zero"))
         self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
         if spec.sat is not None:
             vals.append(S.saturated(yd, *spec.sat).to(acc))
