@@ -94,6 +94,11 @@ def test_every_and_hist_every_and_save_load_round_trip(tmp_path):
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
     assert [f.to_dict() for f in w.findings()] == [f.to_dict() for f in w2.findings()]
+    np.savez(tmp_path / "run.npz", **{f"he/{k}": v for k, v in a.items()})
+    w3 = il.Watcher.load(tmp_path / "run.npz", prefix="he/")
+    np.testing.assert_array_equal(w3.arrays()["std"], a["std"])
+    with pytest.raises(ValueError, match="prefix"):
+        il.Watcher.load(tmp_path / "run.npz", prefix="xavier/")
     with pytest.raises(ValueError, match="no model"):
         w2.__enter__()
     with pytest.raises(ValueError, match="cannot read"):
@@ -205,6 +210,16 @@ def test_watch_reports_first_nonfinite_step():
         _train(model, w, 2, x, y)
     (f,) = [f for f in w.findings() if f.kind == "nonfinite"]
     assert f.severity == "error" and f.layers == ["2"] and f.evidence["step"] == 3
+
+
+def test_healthy_training_gets_no_warning():
+    model = mlp([10, 64, 64, 3], seed=0)
+    x, y = _data(n=128)
+    with il.watch(model, hist_every=10) as w:
+        _train(model, w, 30, x, y, lr=0.05)
+    assert [f for f in w.findings() if f.severity != "info"] == []
+    ratios = w.arrays()["update_ratio"][:, 0]
+    assert np.all((ratios > 1e-5) & (ratios < 1e-1))
 
 
 def test_inspect_inside_watch_is_not_recorded():

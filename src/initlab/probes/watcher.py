@@ -388,18 +388,25 @@ class Watcher:
         return p
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Watcher":
-        """A detached Watcher (no model) holding the history saved by :meth:`save`."""
+    def load(cls, path: str | os.PathLike, prefix: str = "") -> "Watcher":
+        """A detached Watcher (no model) holding the history saved by :meth:`save`.
+
+        ``prefix`` selects one variant of a run's ``history.npz`` (e.g. ``"he/"``).
+        """
         try:
             with np.load(os.fspath(path), allow_pickle=False) as z:
                 a = {k: z[k] for k in z.files}
         except (OSError, ValueError) as e:
             raise ValueError(f"cannot read a Watcher history from {os.fspath(path)!r}: {e}") from e
-        return cls.from_arrays(a)
+        return cls.from_arrays(a, prefix)
 
     @classmethod
-    def from_arrays(cls, a: Mapping[str, np.ndarray]) -> "Watcher":
-        """A detached Watcher from :meth:`arrays` (e.g. one variant of a run's history.npz)."""
+    def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str = "") -> "Watcher":
+        """A detached Watcher from :meth:`arrays` (keys starting with ``prefix``, which is removed)."""
+        if prefix:
+            a = {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
+            if not a:
+                raise ValueError(f"no arrays with prefix {prefix!r}")
         missing = [k for k in ("format_version", "steps", "layers", "std") if k not in a]
         if missing:
             raise ValueError(f"not a Watcher history: missing arrays {missing}")
