@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -23,6 +22,3 @@ def summary(tour):
         return json.loads((tour / name / "summary.json").read_text())
     return get
 
-
-def slow_enabled() -> bool:
-    return os.environ.get("INITLAB_SLOW") == "1"

@@ -1,7 +1,7 @@
 """glorot-saturation at --quick size: the phenomenon holds (read from the session's shared quick tour)."""
-import json
 
 import pytest
+from exp_testlib import ours
 
 
 @pytest.fixture(scope="module")
@@ -11,10 +11,7 @@ def run(tour):
 
 @pytest.fixture(scope="module")
 def s(run):
-    summary = json.loads((run / "summary.json").read_text())
-    assert (run / "history.npz").is_file() and (run / "findings.json").is_file()
-    assert list((run / "figures").glob("*.png"))
-    return {k: v["ours"] for k, v in summary.items()}
+    return ours(run)
 
 def test_sigmoid_top_layer_saturates_early(s):
     assert s["top_mean_start_sigmoid_standard"] > 0.4

@@ -1,7 +1,7 @@
 """relu-magnitude at --quick size: the phenomenon holds (read from the session's shared quick tour)."""
-import json
 
 import pytest
+from exp_testlib import ours
 
 
 @pytest.fixture(scope="module")
@@ -11,10 +11,7 @@ def run(tour):
 
 @pytest.fixture(scope="module")
 def s(run):
-    summary = json.loads((run / "summary.json").read_text())
-    assert (run / "history.npz").is_file() and (run / "findings.json").is_file()
-    assert list((run / "figures").glob("*.png"))
-    return {k: v["ours"] for k, v in summary.items()}
+    return ours(run)
 
 def test_relu_normal_runs_into_the_thousands(s):
     assert s["abs_mean_last_relu_normal"] >= 1e3

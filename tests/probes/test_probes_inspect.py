@@ -117,7 +117,7 @@ def test_inspect_leaves_state_untouched():
     modes = [m.training for m in model.modules()]
     hooks = [(dict(m._forward_hooks), dict(m._backward_hooks), dict(m._forward_pre_hooks)) for m in model.modules()]
     torch.manual_seed(123)
-    rng, py, npy = torch.get_rng_state(), random.random(), np.random.get_state()[1].copy()
+    rng, npy = torch.get_rng_state(), np.random.get_state()[1].copy()
     random.seed(5)
     rng_py = random.getstate()
 
