@@ -13,10 +13,10 @@ __version__ = "0.1.0"
 
 # Submodules and names resolved lazily, so `import initlab` stays cheap and layers
 # that depend on optional pieces load only when used.
-_SUBMODULES = ("activations", "gaussian", "init", "models", "probes", "theory", "data", "train",
-               "experiments", "report")
+# ``initialize`` is a callable module: ``il.initialize(model, "auto")`` and ``il.initialize.schemes()``.
+_SUBMODULES = ("activations", "gaussian", "init", "initialize", "models", "probes", "theory", "data",
+               "train", "experiments", "report")
 _NAMES = {
-    "initialize": "initlab.initialize",
     "InitReport": "initlab.initialize",
     "inspect": "initlab.probes",
     "watch": "initlab.probes",

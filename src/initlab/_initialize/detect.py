@@ -40,12 +40,6 @@ def _is_pass_module(m: nn.Module) -> bool:
     return isinstance(m, _PASS_MODULES)
 
 
-def _module_activation(m: nn.Module) -> Activation | None:
-    if _is_pass_module(m):
-        return None
-    return _acts.from_module(m)
-
-
 class _Tracer(torch.fx.Tracer):
     """Keeps Linear/Conv, activations (also initlab's own modules) and pass-through layers as leaves."""
 
