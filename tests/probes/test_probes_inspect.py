@@ -204,3 +204,19 @@ def test_loss_none_and_custom():
     assert ins.loss is None and all(r.grad_norm is None for r in ins.layers)
     ins = il.inspect(model, torch.randn(5, 4), loss_fn=lambda y: y.pow(2).mean())
     assert ins.loss_kind == "custom" and ins.layers[0].grad_norm > 0
+
+
+def test_functional_activations_label_their_layers():
+    """A Linear followed by ``F.relu``/``torch.tanh`` (no module) still knows its activation (torch.fx)."""
+    import torch.nn.functional as F
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = torch.nn.Linear(8, 16), torch.nn.Linear(16, 16), torch.nn.Linear(16, 2)
+
+        def forward(self, x):
+            return self.c(torch.tanh(self.b(F.leaky_relu(self.a(x), 0.2))))
+
+    ins = il.inspect(Net(), torch.randn(32, 8, generator=gen(0)))
+    assert [(r.name, r.activation) for r in ins.layers] == [("a", "leaky_relu"), ("b", "tanh"), ("c", None)]

@@ -23,7 +23,10 @@ def _mlp(act, width=300, depth=4, sw2=1.0, seed=0):
         nn.init.normal_(lin.weight, std=math.sqrt(sw2 / width), generator=g)
         nn.init.zeros_(lin.bias)
         layers += [lin, act()]
-    layers.append(nn.Linear(width, 10))
+    out = nn.Linear(width, 10)  # drawn from g too: the test must not depend on the global RNG
+    nn.init.normal_(out.weight, std=math.sqrt(1.0 / width), generator=g)
+    nn.init.zeros_(out.bias)
+    layers.append(out)
     return nn.Sequential(*layers), torch.randn(512, width, generator=g)
 
 

@@ -154,3 +154,14 @@ def _follow(model: nn.Module, layers: list[tuple[str, nn.Module]]) -> dict[str, 
     except Exception as exc:  # noqa: BLE001 - fx fails on data-dependent control flow and more
         return _follow_order(model, layers, exact=False,
                              why=f"torch.fx could not trace: {type(exc).__name__}")
+
+
+def following_activations(model: nn.Module) -> dict[str, Activation | None]:
+    """``{layer name: the activation that follows it}`` for every Linear/Conv of ``model`` whose
+    activation was *detected* (``None``: detected that none follows, e.g. the output layer).
+    Layers where detection could only guess are left out. The probes use this to label layers whose
+    activation is a function call (``F.relu``) rather than a module."""
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, _WEIGHT_LAYERS)]
+    if not layers:
+        return {}
+    return {n: f.activation for n, f in _follow(model, layers).items() if f.source == "detected"}

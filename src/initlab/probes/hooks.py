@@ -50,6 +50,7 @@ class ModuleSpec:
     fan_in: int | None = None
     fan_out: int | None = None
     nonneg: bool = False  # outputs are never negative (ReLU, sigmoid, softplus): Σ|y| = Σy
+    follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
 
     @property
     def weight(self) -> Tensor | None:
@@ -102,7 +103,24 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             spec.dead = act.name in S.RELU_FAMILY
             spec.nonneg = act.output_range[0] >= 0 and not act.random
         specs.append(spec)
+    _attach_following(model, specs)
     return specs
+
+
+def _attach_following(model: nn.Module, specs: list[ModuleSpec]) -> None:
+    """Set ``follows`` of linear/conv specs (Sequential order, or torch.fx for functional activations)."""
+    if not any(s.kind in ("linear", "conv") for s in specs):
+        return
+    from .._initialize.detect import following_activations
+
+    try:
+        found = following_activations(model)
+    except Exception:  # noqa: BLE001 — labelling is best effort; records fall back to module order
+        return
+    names = {id(m): n for n, m in model.named_modules()}
+    for s in specs:
+        if s.kind in ("linear", "conv"):
+            s.follows = found.get(names.get(id(s.module), ""))
 
 
 def first_tensor(out: Any) -> Tensor | None:

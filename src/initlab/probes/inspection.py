@@ -242,9 +242,9 @@ def _loss(y: Tensor | None, targets: Any, loss_fn: Any) -> tuple[Tensor | None, 
 
 
 def attach_activations(layers: list[LayerStats]) -> None:
-    """Set ``activation`` of each linear/conv record to the activation module that follows it."""
+    """Set ``activation`` of each linear/conv record that has none to the activation module after it."""
     for i, r in enumerate(layers):
-        if r.kind not in ("linear", "conv"):
+        if r.kind not in ("linear", "conv") or r.activation is not None:
             continue
         for nxt in layers[i + 1:]:
             if nxt.kind == "activation":
@@ -305,7 +305,7 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         nf_f, nf_b = val.pop("nonfinite_forward"), val.pop("nonfinite_backward")
         distinct = val.pop("distinct_units")
         ls = LayerStats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
-                        activation=spec.act.name if spec.act is not None else None,
+                        activation=(spec.act or spec.follows).name if (spec.act or spec.follows) else None,
                         distinct_units=None if distinct is None or not math.isfinite(distinct) else int(distinct),
                         nonfinite_forward=None if nf_f is None else bool(nf_f),
                         nonfinite_backward=None if nf_b is None else bool(nf_b),
