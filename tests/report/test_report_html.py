@@ -320,3 +320,25 @@ def test_history_npz_with_unknown_format_version(tmp_path):
     np.savez(tmp_path / "h.npz", **a)
     with pytest.raises(ValueError, match=r"format_version 7; this initlab reads format_version 1"):
         il.report.to_html(tmp_path / "h.npz", tmp_path / "h.html")
+
+
+def test_result_objects_offer_their_report(tmp_path):
+    """Inspection, Watcher and Result have thin to_html/_repr_html_ methods that call the report."""
+    import torch
+
+    model = il.models.mlp([8, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
+    x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    ins = il.inspect(model, x)
+    page = ins.to_html()
+    assert isinstance(page, str) and "<html" in page.lower() and "fc1" in page
+    assert ins._repr_html_().startswith("<iframe")
+    with il.watch(model) as w:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            w.step()
+    assert Path(w.to_html(tmp_path / "w.html")).is_file()
+    result = il.experiments.run("zigzag", quick=True, out=tmp_path / "zz", quiet=True)
+    assert Path(result.to_html(tmp_path / "zz" / "report.html")).stat().st_size > 1000

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
+from .._html import HTMLReportMixin
 from .registry import Experiment, get, names
 
 __all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION"]
@@ -148,7 +149,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, size: tuple[float, float] = (5
 
 
 @dataclass
-class Result:
+class Result(HTMLReportMixin):
     """A finished run: where it is and what it found."""
 
     name: str

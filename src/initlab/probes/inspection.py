@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._html import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import ModuleSpec, Recorder, first_tensor
 from .records import LayerStats, finite
@@ -49,7 +50,7 @@ LOSSES = ("auto", "ce", "mse", "probe", "none")
 
 # --------------------------------------------------------------------------------------------------
 @dataclass
-class Inspection:
+class Inspection(HTMLReportMixin):
     """The result of :func:`inspect`: one :class:`LayerStats` per probed call, in forward order."""
 
     layers: list[LayerStats]

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._html import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import Recorder
 from .inspection import attach_activations
@@ -84,7 +85,7 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
     return v
 
 
-class Watcher:
+class Watcher(HTMLReportMixin):
     """Records layer statistics over training; use through :func:`watch` as a context manager."""
 
     def __init__(self, model: nn.Module | None, *, every: int = 1, hist_every: int | None = 50,
