@@ -240,3 +240,35 @@ def test_bad_arguments():
             il.watch(model, **kw)
     with pytest.raises(ValueError, match="no supported layers"):
         il.watch(nn.Sequential(nn.Flatten()))
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_extended_counts_match_an_independent_count(inplace):
+    # input_positive_fraction reuses the previous output's count when the input is that very tensor;
+    # dead_fraction and sign_coherence use amax/amin: check all three against plain numpy
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(inplace=inplace), nn.Linear(16, 16), nn.ReLU(inplace=inplace),
+                          nn.Linear(16, 3))
+    with torch.no_grad():
+        model[2].weight[:4] = -model[2].weight[:4].abs()  # a few likely dead units
+        model[2].bias[:4] = -5.0
+    x, y = _data()
+    inputs = {}
+    hs = [model[i].register_forward_hook(lambda m, a, o, i=i: inputs.__setitem__(i, a[0].detach().clone()))
+          for i in (0, 2, 4)]
+    with il.watch(model, hist_every=1, update_ratio=False) as w:
+        model(x).sum().backward()
+        grads = {i: model[i].weight.grad.clone() for i in (0, 2, 4)}
+        w.step()
+    for h in hs:
+        h.remove()
+    a, layers = w.arrays(), w.layers
+    for i in (0, 2, 4):
+        j = layers.index(str(i))
+        assert a["input_positive_fraction"][0, j] == pytest.approx((inputs[i] > 0).double().mean().item())
+        g = grads[i].numpy()
+        pos, neg = (g > 0).any(1), (g < 0).any(1)
+        assert a["sign_coherence"][0, j] == pytest.approx((pos ^ neg).sum() / (pos | neg).sum())
+    relu = layers.index("3")
+    alive = (inputs[4] > 0).any(0).double().mean().item()
+    assert a["dead_fraction"][0, relu] == pytest.approx(1.0 - alive)

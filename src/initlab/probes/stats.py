@@ -124,12 +124,16 @@ def distinct_units(x: Tensor, dim: int) -> Tensor:
     return ((h.diff().abs() > tol).sum(dtype=ACC) + 1.0) if h.numel() > 1 else h.new_ones((), dtype=ACC)
 
 
-def dead_units(y: Tensor, dim: int) -> Tensor:
-    """Fraction of units of a ReLU-family output that are ≤ 0 on every example (y > 0 ⇔ input > 0)."""
-    if y.dim() <= 1:
-        alive = (y > 0)
-    else:
-        alive = (y > 0).any(dim=0) if y.dim() == 2 else (y > 0).movedim(dim, 0).reshape(y.shape[dim], -1).any(1)
+def dead_units(y: Tensor, dim: int, positive: Tensor | None = None) -> Tensor:
+    """Fraction of units of a ReLU-family output that are ≤ 0 on every example (y > 0 ⇔ input > 0).
+
+    ``positive``: ``y > 0`` when the caller has it already (it counts positives from the same mask).
+    """
+    m = (y > 0) if positive is None else positive
+    if m.dim() <= 1:
+        alive = m
+    else:  # a unit is alive when the max of its 0/1 mask is 1 (uint8 amax: ~30× faster than any(dims))
+        alive = m.view(torch.uint8).amax(dim=_other_dims(m, dim))
     return 1.0 - alive.sum(dtype=ACC) / max(alive.numel(), 1)
 
 
@@ -152,12 +156,12 @@ def saturation_bounds(act: Activation, margin: float) -> tuple[float | None, flo
 
 
 def saturated(y: Tensor, low: float | None, high: float | None) -> Tensor:
-    """Count of entries beyond the saturation bounds (float32 0-d tensor)."""
+    """Count of entries beyond the saturation bounds (int64 0-d tensor; exact)."""
     if low is not None and high is not None:
-        return ((y < low) | (y > high)).sum(dtype=ACC)
+        return torch.count_nonzero((y < low) | (y > high))
     if low is not None:
-        return (y < low).sum(dtype=ACC)
-    return (y > high).sum(dtype=ACC)
+        return torch.count_nonzero(y < low)
+    return torch.count_nonzero(y > high)
 
 
 def sign_coherence(grad: Tensor) -> Tensor:
@@ -167,7 +171,8 @@ def sign_coherence(grad: Tensor) -> Tensor:
     every j, so all of the unit's weights move together: the zig-zag path of seed 000.
     NaN when every row is zero.
     """
-    lo, hi = torch.aminmax(grad.detach().reshape(grad.shape[0], -1), dim=1)  # one pass
+    g = grad.detach().reshape(grad.shape[0], -1)
+    lo, hi = g.amin(dim=1), g.amax(dim=1)  # two passes, yet ~10× faster than aminmax(dim=1) on CPU
     pos, neg = hi > 0, lo < 0
     nonzero = (pos | neg).sum(dtype=ACC)
     frac = (pos ^ neg).sum(dtype=ACC) / nonzero.clamp_min(1.0)

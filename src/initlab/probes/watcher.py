@@ -222,13 +222,12 @@ class Watcher(HTMLReportMixin):
             self._hbuf = torch.full((hrows, cap, self.bins), math.nan, dtype=torch.float32, device=dev)
         cols, K = self._cols, len(_RAW)
         idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
-        if any(v.dtype != torch.float32 for v in vals):
-            vals = [v.float() for v in vals]
         r = len(self._rows)
         row = self._buf[r].view(-1)
         row.fill_(math.nan)
-        # a recorded NaN becomes _NAN_MARK, so that the row's NaN fill means "not recorded"
-        row.index_copy_(0, idx, torch.stack(vals).nan_to_num_(_NAN_MARK, math.inf, -math.inf))
+        # one stack (it promotes the int64 counts and any float64 values), one cast; a recorded NaN
+        # becomes _NAN_MARK, so that the row's NaN fill means "not recorded"
+        row.index_copy_(0, idx, torch.stack(vals).to(torch.float32).nan_to_num_(_NAN_MARK, math.inf, -math.inf))
         numel = {cols[sl]: m[0] for sl, m in rec.meta.items()}
         in_n = {cols[sl]: n for sl, n in rec.input_numel.items()}
         batch = rec.meta[rec.slots[0]][1]
@@ -259,17 +258,19 @@ class Watcher(HTMLReportMixin):
         cols = self._cols
         with torch.no_grad():
             wg = [(sp, sp.weight.grad) for sp in specs if sp.weight.grad is not None and (sp.index, 0) in cols]
-            if wg:
-                vals += torch._foreach_norm([g for _, g in wg], 2, dtype=torch.float32)
-                keys += [((sp.index, 0), "wgrad") for sp, _ in wg]
             bg = [(sp, sp.bias.grad) for sp in specs
                   if sp.bias is not None and sp.bias.grad is not None and (sp.index, 0) in cols]
-            if bg:
-                vals += torch._foreach_norm([g for _, g in bg], 2, dtype=torch.float32)
-                keys += [((sp.index, 0), "bgrad") for sp, _ in bg]
-            if self._update and self._snap is not None:
+            tensors = [g for _, g in wg] + [g for _, g in bg]
+            keys += [((sp.index, 0), "wgrad") for sp, _ in wg] + [((sp.index, 0), "bgrad") for sp, _ in bg]
+            upd = self._update and self._snap is not None
+            if upd:
                 torch._foreach_sub_(self._snap, self._update_rows())  # W_before − W_after (sampled rows)
-                for sp, d, wn in zip(specs, torch._foreach_norm(self._snap, 2, dtype=torch.float32), self._snap_norms):
+                tensors += self._snap
+            if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖ and ‖ΔW‖ of every layer
+                norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
+                vals += norms[:len(wg) + len(bg)]
+            if upd:
+                for sp, d, wn in zip(specs, norms[len(wg) + len(bg):], self._snap_norms):
                     if (sp.index, 0) in cols:
                         vals += (d, wn)
                         keys += (((sp.index, 0), "update"), ((sp.index, 0), "wnorm"))
