@@ -134,6 +134,18 @@ def _main_name(module: nn.Module, i: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
+def _common_options(activation: Any, out_activation: Any, dropout: Any, dropout_mode: str, norm: Any,
+                    norm_position: str) -> tuple[Any, Any, float, float]:
+    """Validate the options mlp() and cnn() share; the activation factories and the drop rates."""
+    make_act = _activation(activation, "activation")
+    make_out = _activation(out_activation, "out_activation") if out_activation is not None else None
+    p_in, p_hidden = _dropout(dropout)
+    _choice("dropout_mode", dropout_mode, _DROPOUT_MODES)
+    _choice("norm", norm, _NORMS)
+    _choice("norm_position", norm_position, _NORM_POSITIONS)
+    return make_act, make_out, p_in, p_hidden
+
+
 def mlp(sizes: Sequence[int], activation: Any, *, init: str | None = "auto", bias: bool = True,
         bias_init: str | float = "zeros", bias_std: float | None = None,
         dropout: float | tuple[float, float] = 0.0,
@@ -179,12 +191,8 @@ def mlp(sizes: Sequence[int], activation: Any, *, init: str | None = "auto", bia
     for s in sizes:
         if not (isinstance(s, int) and not isinstance(s, bool) and s >= 1):
             raise ValueError(f"sizes must hold positive ints, got {s!r} in sizes={list(sizes)!r}")
-    make_act = _activation(activation, "activation")
-    make_out = _activation(out_activation, "out_activation") if out_activation is not None else None
-    p_in, p_hidden = _dropout(dropout)
-    _choice("dropout_mode", dropout_mode, _DROPOUT_MODES)
-    _choice("norm", norm, _NORMS)
-    _choice("norm_position", norm_position, _NORM_POSITIONS)
+    make_act, make_out, p_in, p_hidden = _common_options(activation, out_activation, dropout, dropout_mode,
+                                                         norm, norm_position)
 
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if p_in > 0:
@@ -245,12 +253,8 @@ def cnn(in_channels: int, channels: Sequence[int], activation: Any, *, dims: Lit
     if num_classes is not None:
         pos_int("num_classes", num_classes)
     _choice("pool", pool, _POOLS)
-    make_act = _activation(activation, "activation")
-    make_out = _activation(out_activation, "out_activation") if out_activation is not None else None
-    p_in, p_hidden = _dropout(dropout)
-    _choice("dropout_mode", dropout_mode, _DROPOUT_MODES)
-    _choice("norm", norm, _NORMS)
-    _choice("norm_position", norm_position, _NORM_POSITIONS)
+    make_act, make_out, p_in, p_hidden = _common_options(activation, out_activation, dropout, dropout_mode,
+                                                         norm, norm_position)
     size: list[int] | None = None
     if input_size is not None:
         size = [input_size] * dims if isinstance(input_size, int) else list(input_size)
