@@ -496,15 +496,21 @@ def _config(data: ReportData) -> str:
 
 
 # ------------------------------------------------------------------------------------ index
+INDEX_ROWS = 8  # summary rows shown on an index card
+
+
 def _index_card(run: Path, data: ReportData, out: Path) -> str:
     href = _rel(run / "report.html", out)
     thumb = ""
     if data.figures:
         thumb = (f"<img class='thumb' src=\"{html.escape(_rel(run / data.figures[0], out))}\" "
                  f"alt=\"{html.escape(data.title)}\">")
+    entries = {k: (v if isinstance(v, dict) else {"ours": v}) for k, v in data.summary.items()}
+    # headline numbers: those with a published reference first, at most INDEX_ROWS in a card
+    keys = sorted(entries, key=lambda k: (not isinstance(entries[k].get("reference"), dict), k))
     rows = []
-    for key in sorted(data.summary):
-        e = data.summary[key] if isinstance(data.summary[key], dict) else {"ours": data.summary[key]}
+    for key in keys[:INDEX_ROWS]:
+        e = entries[key]
         ref = e.get("reference") if isinstance(e.get("reference"), dict) else {}
         verdict = _data.verdict(e)
         pub = f" <span class='muted'>vs {_fmt(ref.get('value'))}</span>" if ref.get("value") is not None else ""
@@ -515,6 +521,7 @@ def _index_card(run: Path, data: ReportData, out: Path) -> str:
             f"{'<p>' + _esc(q) + '</p>' if q else ''}"
             f"{'<p class=muted><span class=label>Reproduces</span> ' + _esc(ref) + '</p>' if ref else ''}"
             f"<table class='numbers small'>{''.join(rows)}</table>"
+            f"{f'<p class=muted>… and {len(keys) - INDEX_ROWS} more numbers in the report</p>' if len(keys) > INDEX_ROWS else ''}"
             f"<p><a href=\"{html.escape(href)}\">Open the report →</a></p></article>")
 
 
