@@ -1,0 +1,54 @@
+"""The top-level CLI: --version/--help, the activation table, the demo, and bad input as one clear line."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+import initlab as il
+from initlab.cli import main
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"initlab {il.__version__}"
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("activations", "demo", "inspect", "theory", "list", "run", "report"):
+        assert command in out
+
+
+def test_activations_table_text_and_json(capsys):
+    assert main(["activations", "relu", "tanh"]) == 0
+    out = capsys.readouterr().out
+    assert "relu" in out and "tanh" in out and "1.414214" in out  # √2: relu's torch/forward/backward gain
+    assert main(["activations", "--json", "sigmoid"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["name"] == "sigmoid" and row["max_slope"] == pytest.approx(0.25)
+
+
+def test_demo_prints_table_and_init_report(capsys):
+    assert main(["demo", "--activation", "relu", "--scheme", "he_normal"]) == 0
+    out = capsys.readouterr().out
+    assert "InitReport" in out and "fc_out" in out and "he_normal" in out
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["activations", "rleu"], ["activation must be one of", "'rleu'", "relu"]),
+    (["demo", "--scheme", "hee"], ["hee", "he_normal"]),
+    (["demo", "--activation", "nope"], ["nope", "tanh"]),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("initlab: error: ") and "Traceback" not in err
+    for w in words:
+        assert w in err
+
+
+def test_console_script_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "initlab", "activations", "rleu"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "activation must be one of" in proc.stderr
