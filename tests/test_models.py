@@ -51,6 +51,15 @@ def test_mlp_activation_kinds(activation, cls):
     assert torch.isfinite(m(torch.randn(3, 4))).all()
 
 
+def test_mlp_activation_instance_is_copied_as_given():
+    # modules the activation registry maps to a nearby entry keep their own configuration
+    for module, check in ((nn.ReLU6(), lambda a: type(a) is nn.ReLU6),
+                          (nn.GELU(approximate="tanh"), lambda a: a.approximate == "tanh"),
+                          (nn.PReLU(6), lambda a: a.weight.shape == (6,))):
+        m = mlp([4, 6, 6, 2], module, generator=gen())
+        assert check(m.act1) and check(m.act2) and m.act1 is not m.act2 and m.act1 is not module
+
+
 def test_mlp_init_auto_default_and_generator():
     a = mlp([50, 40, 3], "tanh", generator=gen(0))
     b = mlp([50, 40, 3], "tanh", generator=gen(0))

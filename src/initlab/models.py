@@ -16,6 +16,7 @@ Layer names (``model.fc1``, ``model.act1``, ...):
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 from typing import Any, Callable, Literal, Sequence
@@ -74,10 +75,8 @@ def _activation(value: Any, name: str) -> Callable[[], nn.Module]:
     if isinstance(value, type) and issubclass(value, nn.Module):
         return value
     if isinstance(value, nn.Module):
-        a = _acts.from_module(value)
-        if a is not None:
-            return a.module
-        import copy
+        # copies of the instance itself: rebuilding it from its Activation would drop what the
+        # registry does not model (ReLU6's clip, GELU(approximate="tanh"), PReLU(num_parameters))
         return lambda: copy.deepcopy(value)
     if callable(value):
         return _acts.from_callable(value).module
