@@ -245,6 +245,9 @@ def test_bad_input_messages():
         A.get("elu", alpha=-1)
     with pytest.raises(ValueError, match="takes parameters"):
         A.get("relu", slope=0.1)
+    for bad in (None, "0.2", float("nan")):  # a clear ValueError, not float()'s TypeError
+        with pytest.raises(ValueError, match=r"slope must be a finite number, got"):
+            A.get("leaky_relu", slope=bad)
     with pytest.raises(ValueError, match="q must be"):
         il.gaussian.nodes(0.0)
 

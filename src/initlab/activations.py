@@ -24,6 +24,7 @@ Gains (used by initializers as :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`)
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Literal, NamedTuple
@@ -418,6 +419,9 @@ def get(name: str | Activation, **params: Any) -> Activation:
     bad = set(params) - allowed
     if bad:
         raise ValueError(f"activation {key_name!r} takes parameters {sorted(allowed)}, got {sorted(bad)}")
+    for k, v in params.items():
+        if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)):
+            raise ValueError(f"{k} must be a finite number, got {v!r}")
     key = (key_name, tuple(sorted((k, float(v)) for k, v in params.items())))
     if key not in _CACHE:
         _CACHE[key] = _builtin(key_name, **params)
