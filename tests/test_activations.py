@@ -105,7 +105,7 @@ def test_piecewise_beats_plain_gauss_hermite_on_selu():
     t, w = np.polynomial.hermite_e.hermegauss(256)
     gh = float(w @ act.numpy(t, derivative=True) ** 2 / math.sqrt(2 * math.pi))
     ref = _quad(lambda x: act.numpy(x, derivative=True) ** 2, 1.0, (0.0,))
-    assert abs(gh - ref) > 1e-4  # the naive rule really is off
+    assert abs(gh - ref) > 3e-3  # the naive rule really is off, by the ~4e-3 gaussian.py's docstring states
     assert act.moments(1.0).deriv_second == pytest.approx(ref, rel=1e-9)
 
 
@@ -257,3 +257,5 @@ def test_table_has_a_row_per_activation():
     assert [r["name"] for r in rows] == NAMES
     text = A.format_table(rows)
     assert all(n in text for n in NAMES)
+    lines = text.splitlines()  # header, rule, one row per activation (random ones starred), footnote
+    assert [line.split()[0].rstrip("*") for line in lines[2:-1]] == NAMES
