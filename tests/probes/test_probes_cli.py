@@ -57,9 +57,6 @@ def test_batch_file_and_module_path(factory, tmp_path, capsys):
 
 
 def test_checkpoint_and_init(factory, tmp_path, capsys):
-    il = pytest.importorskip("initlab.initialize")
-    if not hasattr(il, "initialize"):
-        pytest.skip("initlab.initialize not available")
     ck = tmp_path / "w.pt"
     torch.manual_seed(0)
     src = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 5))

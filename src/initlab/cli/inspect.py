@@ -107,9 +107,26 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
-def run(args: argparse.Namespace) -> int:
+def _random_target_loss(kind: str, seed: int) -> Any:
+    """``loss_fn(y)`` for ``--loss ce|mse`` without batch targets: random targets from a private generator."""
     import torch
     import torch.nn.functional as F
+
+    tg = torch.Generator().manual_seed(seed)
+
+    def loss_fn(y: torch.Tensor) -> torch.Tensor:
+        if kind == "ce":
+            if y.dim() < 2:
+                raise ValueError(f"--loss ce needs outputs (batch, classes), got shape {tuple(y.shape)}")
+            t = torch.randint(0, y.shape[1], (y.shape[0],) + tuple(y.shape[2:]), generator=tg)
+            return F.cross_entropy(y, t.to(y.device))
+        return F.mse_loss(y, torch.randn(y.shape, generator=tg).to(y.device, y.dtype))
+
+    return loss_fn
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
     from torch import nn
 
     import initlab as il
@@ -132,16 +149,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give --input-shape (e.g. 8,1,28,28) or --batch FILE.pt")
     loss_fn: Any = None if args.loss == "auto" else args.loss
     if targets is None and args.loss in ("ce", "mse"):
-        tg = torch.Generator().manual_seed(args.seed + 1)
-
-        def loss_fn(y: torch.Tensor, kind: str = args.loss) -> torch.Tensor:
-            if kind == "ce":
-                if y.dim() < 2:
-                    raise ValueError(f"--loss ce needs outputs (batch, classes), got shape {tuple(y.shape)}")
-                t = torch.randint(0, y.shape[1], (y.shape[0],) + tuple(y.shape[2:]), generator=tg)
-                return F.cross_entropy(y, t.to(y.device))
-            return F.mse_loss(y, torch.randn(y.shape, generator=tg).to(y.device, y.dtype))
-
+        loss_fn = _random_target_loss(args.loss, args.seed + 1)
     ins = il.inspect(model, inputs, targets, loss_fn, bins=args.bins)
     if ins.loss_kind == "custom":
         ins.loss_kind = f"{args.loss}, random targets"
