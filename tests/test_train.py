@@ -61,6 +61,16 @@ def test_divergence_is_reported_with_step_and_layer_not_raised():
     assert h.diverged and h.steps == h.diverged_step < 100
     assert f"step {h.diverged_step}" in h.message
     assert h.steps == h.diverged_step
+    # the layer named is the first whose output overflows, not the first one the NaN gradient reaches
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    with torch.no_grad():
+        model[0].weight.abs_()
+        model[0].bias.fill_(1.0)
+        model[2].weight.fill_(1e20)
+        model[4].weight.fill_(1e30)  # outputs ~1e50: inf in float32 at layer "4" only
+    h = il.train.fit(model, (x.abs(), y.float()), loss="mse", lr=0.1, steps=5, quiet=True)
+    assert h.diverged and h.diverged_step == 0 and h.diverged_layer == "4", h.message
 
 
 def test_dataloader_minibatches_and_epochs():

@@ -16,7 +16,7 @@
   ========== ==================================================================================
 
 * A run whose loss or parameters become NaN/Inf stops and is marked diverged, with the
-  step and the first bad layer (from :func:`initlab.inspect` when the probes are installed).
+  step and the first bad layer (the first non-finite output, from :func:`initlab.inspect`).
 * Callbacks receive Lightning-named events (:class:`Callback`); a progress bar goes to stderr on a
   terminal for runs of 200 or more steps (no dependency), never with ``quiet=True``.
 * The global torch RNG is forked and seeded with ``seed`` for the run (dropout, RReLU, shuffling are
@@ -259,44 +259,17 @@ def _nonfinite_param(named: list[tuple[str, Tensor]]) -> str | None:
     return None
 
 
-def _first_bad_output(model: nn.Module, x: Tensor) -> str | None:
-    """The first leaf module, in call order, whose output holds a NaN/Inf."""
-    bad: list[str] = []
+def _first_bad_layer(model: nn.Module, x: Tensor) -> str | None:
+    """The first layer whose forward output holds a NaN/Inf (:func:`initlab.inspect`, call order), else
+    the first whose parameters do; None when only the loss overflowed."""
+    from . import probes
 
-    def hook(name: str):
-        def fn(module: nn.Module, inputs: Any, output: Any) -> None:
-            if not bad and isinstance(output, Tensor) and not bool(torch.isfinite(output).all()):
-                bad.append(name)
-        return fn
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
-               if n and not any(True for _ in m.children())]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return bad[0] if bad else None
-
-
-def _first_bad_layer(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn) -> str | None:
-    """The first layer whose parameters or forward output hold a NaN/Inf (the probes' view when
-    installed); None when only the loss overflowed."""
-    try:
-        from . import probes
-    except ImportError:  # the probes are optional for training
-        probes = None
-    if probes is not None:
-        try:
-            insp = probes.inspect(model, x, y, loss_fn)
-            for layer in insp.layers:
-                bad = getattr(layer, "nonfinite", None)
-                if bad or (layer.std is not None and not math.isfinite(layer.std)):
-                    return layer.name
-        except Exception:  # noqa: BLE001 — a broken model must not hide the divergence report
-            pass
-    return _nonfinite_param(list(model.named_parameters())) or _first_bad_output(model, x)
+    try:  # forward only: an infinite loss would make every layer's gradient NaN
+        insp = probes.inspect(model, x, loss_fn="none")
+        bad = next((layer.name for layer in insp.layers if layer.nonfinite_forward), None)
+    except ValueError:  # nothing the probes record (no Linear/Conv/norm/activation module)
+        bad = None
+    return bad or _nonfinite_param(list(model.named_parameters()))
 
 
 def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sgd",
@@ -396,7 +369,7 @@ def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sg
                     cost = loss_fn(z, yb)
                     value = float(cost.detach())
                     if not math.isfinite(value):
-                        diverge("the loss", _first_bad_layer(model, xb, yb, loss_fn))
+                        diverge("the loss", _first_bad_layer(model, xb))
                         break
                     acc = accuracy(z.detach(), yb, thr)
                     if full_batch:
