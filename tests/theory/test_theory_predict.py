@@ -127,3 +127,13 @@ def test_prediction_record_and_bad_models():
         il.theory.predict(nn.Sequential(zero, nn.Tanh()))
     with pytest.raises(ValueError, match="q0"):
         il.theory.predict(model, q0=-1.0)
+
+
+def test_fans_from_a_model_match_the_probes_records():
+    """A conv's fans follow PyTorch's rule (fan_out = out_channels · kernel), as in LayerStats."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
+    direct = il.theory.predict(model)
+    via_stats = il.theory.predict(il.inspect(model, torch.randn(4, 3, 8, 8)))
+    assert [(r.fan_in, r.fan_out) for r in direct.layers] == [(27, 72), (288, 5)]
+    assert [(r.fan_in, r.fan_out) for r in via_stats.layers] == [(27, 72), (288, 5)]

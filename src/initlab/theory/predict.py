@@ -112,14 +112,16 @@ class _Layer:  # what the predictions need from one layer
 def _from_module(model: Any) -> list[_Layer]:
     from torch import nn
 
+    from ..init import fans  # PyTorch's fan rule, as the probes' LayerStats use
+
     layers: list[_Layer] = []
     for name, m in model.named_modules():
         if next(iter(m.children()), None) is not None:
             continue  # containers: their leaves come next
         if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             w, b = m.weight.detach(), m.bias.detach() if m.bias is not None else None
-            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", int(w[0].numel()),
-                                 int(w.shape[0]), _std(w), _std(b) if b is not None else 0.0))
+            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", *fans(w),
+                                 _std(w), _std(b) if b is not None else 0.0))
             continue
         if type(m).__name__ in _PASS_THROUGH:
             continue
