@@ -436,3 +436,6 @@ def test_generator_on_another_device_than_the_weight():
     # a CPU generator for a weight elsewhere: drawn on the CPU and copied (same numbers as on the CPU)
     w = torch.empty(6, 4, device="meta")
     assert il.init.he_normal_(w, generator=gen()) is w
+    if torch.cuda.is_available():  # where a second device exists, check the numbers themselves
+        w = il.init.he_normal_(torch.empty(6, 4, device="cuda"), generator=gen())
+        assert torch.equal(w.cpu(), il.init.he_normal_(torch.empty(6, 4), generator=gen()))
