@@ -272,3 +272,23 @@ def test_extended_counts_match_an_independent_count(inplace):
     relu = layers.index("3")
     alive = (inputs[4] > 0).any(0).double().mean().item()
     assert a["dead_fraction"][0, relu] == pytest.approx(1.0 - alive)
+
+
+def test_functional_activations_label_watched_layers():
+    """As in inspect, a Linear followed by ``F.relu``/``torch.tanh`` (no module) knows its activation."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(10, 16), nn.Linear(16, 16), nn.Linear(16, 3)
+
+        def forward(self, x):
+            return self.c(torch.tanh(self.b(F.relu(self.a(x)))))
+
+    model = Net()
+    x, y = _data()
+    with il.watch(model) as w:
+        _train(model, w, 2, x, y)
+    assert w.arrays()["layer_activation"].tolist() == ["relu", "tanh", ""]
+    assert [(r.name, r.activation) for r in w.summary()] == [("a", "relu"), ("b", "tanh"), ("c", None)]
+    assert [r.activation for r in w.history[0].layers] == ["relu", "tanh", None]

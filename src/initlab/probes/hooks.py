@@ -54,6 +54,12 @@ class ModuleSpec:
     follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
 
     @property
+    def activation(self) -> str | None:
+        """The activation's name: its own (activation modules) or the one after it (linear/conv)."""
+        a = self.act or self.follows
+        return a.name if a is not None else None
+
+    @property
     def weight(self) -> Tensor | None:
         w = getattr(self.module, "weight", None)
         return w if isinstance(w, Tensor) else None

@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from .._html import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import ModuleSpec, Recorder, first_tensor
-from .records import LayerStats, finite
+from .records import LayerStats, finite, layer_stats
 from .stats import derive, sign_coherence
 
 __all__ = ["inspect", "Inspection", "LOSSES", "attach_activations"]
@@ -303,15 +303,8 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         d = derive({k: np.float64(v) for k, v in r.items()}, np.float64(n),
                    np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
-        nf_f, nf_b = val.pop("nonfinite_forward"), val.pop("nonfinite_backward")
-        distinct = val.pop("distinct_units")
-        ls = LayerStats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
-                        activation=(spec.act or spec.follows).name if (spec.act or spec.follows) else None,
-                        distinct_units=None if distinct is None or not math.isfinite(distinct) else int(distinct),
-                        nonfinite_forward=None if nf_f is None else bool(nf_f),
-                        nonfinite_backward=None if nf_b is None else bool(nf_b),
-                        units=units, batch_size=batch, **val)
-        ls.nonfinite = bool(ls.nonfinite_forward or ls.nonfinite_backward)
+        ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
+                         spec.activation, units=units, batch_size=batch, **val)
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()

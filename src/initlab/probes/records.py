@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["LayerStats", "KINDS"]
+__all__ = ["LayerStats", "KINDS", "layer_stats"]
 
 KINDS = ("linear", "conv", "norm", "activation", "other")
 
@@ -79,9 +79,21 @@ class LayerStats:
         return d
 
 
-def fnum(x: Any) -> float | None:
-    """A Python float, or None for None."""
-    return None if x is None else float(x)
+def layer_stats(name: str, kind: str, module_type: str, call_index: int, fan_in: int | None,
+                fan_out: int | None, activation: str | None, **values: Any) -> LayerStats:
+    """A record from derived statistics (floats, None where not recorded), as inspect and watch build it.
+
+    ``distinct_units`` becomes an int (None when not finite), the ``nonfinite_*`` flags bools, and
+    ``nonfinite`` is set when either flag is.
+    """
+    du = values.pop("distinct_units", None)
+    nf_f, nf_b = values.pop("nonfinite_forward", None), values.pop("nonfinite_backward", None)
+    r = LayerStats(name, kind, module_type, call_index, fan_in, fan_out, activation=activation,
+                   distinct_units=int(du) if finite(du) else None,
+                   nonfinite_forward=None if nf_f is None else bool(nf_f),
+                   nonfinite_backward=None if nf_b is None else bool(nf_b), **values)
+    r.nonfinite = bool(r.nonfinite_forward or r.nonfinite_backward)
+    return r
 
 
 def finite(x: float | None) -> bool:

@@ -49,7 +49,7 @@ from .._html import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import Recorder
 from .inspection import attach_activations
-from .records import LayerStats
+from .records import LayerStats, layer_stats
 from .stats import derive, sign_coherence
 
 __all__ = ["watch", "Watcher", "StepRecord", "STATS", "FORMAT_VERSION"]
@@ -193,7 +193,7 @@ class Watcher(HTMLReportMixin):
             spec = rec.specs[sl[0]]
             self._cols[sl] = len(self._labels)
             self._labels.append(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}")
-            for k, v in zip(_META, (spec.kind, spec.module_type, spec.act.name if spec.act else "",
+            for k, v in zip(_META, (spec.kind, spec.module_type, spec.activation or "",
                                     spec.fan_in or 0, spec.fan_out or 0)):
                 self._meta[k].append(v)
         if new and self._buf is not None and self._buf.shape[1] < len(self._labels):
@@ -438,18 +438,8 @@ class Watcher(HTMLReportMixin):
         kind = str(self._meta["layer_kind"][j])
         fi, fo = int(self._meta["layer_fan_in"][j]) or None, int(self._meta["layer_fan_out"][j]) or None
         clean = {k: (None if v is None or np.isnan(v) else float(v)) for k, v in vals.items()}
-        nf_f, nf_b = clean.pop("nonfinite_forward", None), clean.pop("nonfinite_backward", None)
-        du = clean.pop("distinct_units", None)
-        r = LayerStats(base, kind, str(self._meta["layer_module_type"][j]), int(call or 0), fi, fo,
-                       activation=act if kind == "activation" else None,
-                       distinct_units=None if du is None else int(du),
-                       nonfinite_forward=None if nf_f is None else bool(nf_f),
-                       nonfinite_backward=None if nf_b is None else bool(nf_b),
-                       batch_size=int(self._batch[i]) if 0 <= i < len(self._batch) else None, **clean)
-        r.nonfinite = bool(r.nonfinite_forward or r.nonfinite_backward)
-        if kind == "activation":
-            r.activation = act
-        return r
+        return layer_stats(base, kind, str(self._meta["layer_module_type"][j]), int(call or 0), fi, fo, act,
+                           batch_size=int(self._batch[i]) if 0 <= i < len(self._batch) else None, **clean)
 
     @property
     def history(self) -> list[StepRecord]:
