@@ -27,6 +27,10 @@ def test_activations_table_text_and_json(capsys):
     assert main(["activations", "--json", "sigmoid"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["name"] == "sigmoid" and row["max_slope"] == pytest.approx(0.25)
+    assert row["range"] == [0.0, 1.0]
+    assert main(["activations", "--json", "relu"]) == 0
+    (row,) = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert row["range"] == [0.0, "inf"]
 
 
 def test_demo_prints_table_and_init_report(capsys):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +17,10 @@ def run(args: argparse.Namespace) -> int:
     from initlab import activations
 
     rows = activations.table(args.names or None)
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+    if args.json:  # standard JSON: an unbounded range end is the string "inf" / "-inf"
+        for row in rows:
+            row["range"] = [v if math.isfinite(v) else str(v) for v in row["range"]]
+        print(json.dumps(rows, indent=2, allow_nan=False))
     else:
         print(activations.format_table(rows))
     return 0
