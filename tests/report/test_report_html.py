@@ -56,6 +56,9 @@ def test_run_report_is_offline_and_complete(run_dir):
     assert "How do the per-layer activation distributions" in text        # the question
     assert "Glorot &amp; Bengio (2010), Figure 6" in text                   # the reference
     assert "he_std_ratio" in text and "agree" in text and "disagree" in text
+    # each headline number carries its own verdict (1.02 vs 1 ± 0.05; 0.41 vs 0.2 ± 0.05; no reference)
+    rows = {k: c for c, k in re.findall(r"<tr class='([^']*)'><td><code>([^<]*)</code>", text)}
+    assert rows == {"he_std_ratio": "agree", "xavier_std_last": "disagree", "final_loss": "no-reference"}
     assert "vanishing_activations" in text and "Use he_normal" in text      # findings with fixes
     assert "figures/std_by_layer.png" in text
     # the JSON blob parses, and the hostile string in config cannot close the script
@@ -74,6 +77,8 @@ def test_agreement_by_tolerance():
     assert _data.verdict({"ours": None, "reference": ref}) == "not measured"
     assert _data.verdict({"ours": 3.0}) == "no reference"
     assert _data.verdict({"ours": 3.0, "agree": True, "reference": ref}) == "agree"
+    assert _data.verdict({"ours": 1.0, "agree": False, "reference": ref}) == "disagree"  # the runner's word wins
+    assert _data.verdict({"ours": None, "agree": None, "reference": ref}) == "not measured"
     fac = {"value": 100.0, "factor": 2.0, "tolerance": None}
     assert _data.verdict({"ours": 190.0, "reference": fac}) == "agree"
     assert _data.verdict({"ours": 49.0, "reference": fac}) == "disagree"
@@ -109,6 +114,8 @@ def test_index_shares_assets(tmp_path):
     il.report.write_run_report(c)
     assert not (c / "_assets").exists() and "../_assets/report.js" in parse(c / "report.html").urls
     assert "agree" in index.read_text() and "disagree" in index.read_text()
+    badges = re.findall(r"<code>([^<]*)</code></td><td class='num'>[^\n]*?class='verdict (\w+)'", index.read_text())
+    assert ("he_std_ratio", "agree") in badges and ("xavier_std_last", "disagree") in badges
 
 
 def test_single_run_keeps_assets_beside_it(tmp_path):
@@ -255,8 +262,8 @@ def test_real_run_report(tmp_path):
     assert set(after) - set(before) <= {"report.html"} | {k for k in after if k.startswith("_assets/")}
     text = out.read_text()
     cfg = json.loads((result.out / "config.json").read_text())
-    if cfg.get("description"):
-        assert html_escape(cfg["description"]) in text
+    assert cfg["description"]                      # CONTRACTS.md: config.json has a description
+    assert html_escape(cfg["description"]) in text
     for key in result.summary:
         assert key in text
     links = parse(out)

@@ -306,29 +306,24 @@ def _versions() -> dict[str, str]:
 def verdict(entry: Mapping[str, Any]) -> str:
     """'agree' | 'disagree' | 'no reference' | 'not measured' for one summary.json entry.
 
-    Agreement: |ours − reference.value| ≤ reference.tolerance (absolute; 0 when not given), or
-    value/factor ≤ ours ≤ value·factor when the reference has a ``factor``. An explicit boolean
-    ``agree`` in the entry (as experiments write it) wins.
+    The entry's ``agree`` is the runner's verdict (docs/CONTRACTS.md) and is used as written; an
+    entry without one (written by hand) is judged by the same rule,
+    :func:`initlab.experiments.runner.agrees`.
     """
     ref = entry.get("reference") if isinstance(entry, Mapping) else None
     if not isinstance(ref, Mapping) or ref.get("value") is None:
         return "no reference"
-    for src in (entry, ref):
-        if isinstance(src.get("agree"), bool):
-            return "agree" if src["agree"] else "disagree"
-    ours = entry.get("ours")
-    if ours is None or not isinstance(ours, (int, float)) or not math.isfinite(ours):
-        return "not measured"
-    try:
-        value = float(ref["value"])
-        tol = float(ref.get("tolerance") or 0.0)
-        if ref.get("factor") is not None:          # agreement within ×/÷ factor
-            f = float(ref["factor"])
-            lo, hi = sorted((value / f, value * f))
-            return "agree" if lo <= float(ours) <= hi else "disagree"
-    except (TypeError, ValueError, ZeroDivisionError):
-        return "no reference"
-    return "agree" if abs(float(ours) - value) <= tol + 1e-12 * max(1.0, abs(value)) else "disagree"
+    agree = entry.get("agree")
+    if not isinstance(agree, bool):
+        ours = entry.get("ours")
+        if not isinstance(ours, (int, float)) or not math.isfinite(ours):
+            return "not measured"
+        from initlab.experiments.runner import agrees  # torch loads only for hand-written summaries
+        try:
+            agree = agrees(float(ours), dict(ref))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return "no reference"
+    return "agree" if agree else "disagree"
 
 
 def recorded(v: VariantData, stat: str) -> tuple[np.ndarray, np.ndarray]:
