@@ -97,6 +97,8 @@ def _check_page(driver, page: Path) -> dict:
                  for e in driver.get_log("performance") if '"Network.requestWillBeSent"' in e["message"]]
     assert requested and all(u.startswith(("file:", "data:")) for u in requested), requested
     assert any(u.endswith("uPlot.iife.min.js") for u in requested) or "uPlot" in driver.page_source
+    # a page that draws (it has a data blob) has the charting library loaded
+    assert driver.execute_script("return !document.getElementById('initlab-data') || typeof uPlot === 'function'")
     return state
 
 
@@ -125,10 +127,12 @@ def test_run_report_in_browser(driver, tmp_path):
 
     hist = ".hist-chart canvas, .cd-chart canvas"
     before = _pixels(driver, hist)
+    assert before, "no histogram or colorful-dimension canvas"
     readout = driver.find_element(By.CSS_SELECTOR, "#hist-controls .readout")
     assert readout.text == "fc1 · step 59"
     Select(driver.find_element(By.CSS_SELECTOR, "select.layer-select")).select_by_index(3)
     after_layer = _pixels(driver, hist)
+    assert len(after_layer) == len(before)
     assert readout.text == "fc4 · step 59"
     assert all(a != b for a, b in zip(before, after_layer)), "the layer selector changed nothing"
 

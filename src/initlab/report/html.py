@@ -316,49 +316,44 @@ def render(data: ReportData, *, assets_href: str = ASSETS_DIR, inline: bool = Fa
     v_any = bool(pl["variants"])
     multi_step = any(len(v["steps"]) > 1 for v in pl["variants"])
     has_hist = any(v["hist"] for v in pl["variants"])
-    nav: list[tuple[str, str]] = []
+    nav: list[tuple[str, str]] = []      # (section id, link text)
     parts = [_header(data)]
+
+    def add(ident: str, link: str, section: str) -> None:
+        nav.append((ident, link))
+        parts.append(section)
+
     if data.summary:
-        nav.append(("numbers", "Numbers"))
-        parts.append(_numbers(data.summary))
+        add("numbers", "Numbers", _numbers(data.summary))
     values = _single_metrics(data)
     if values:
-        nav.append(("values", "Values"))
-        parts.append(values)
+        add("values", "Values", values)
     if pl["curves"]:
-        nav.append(("curves", "Training curves"))
-        parts.append(_section("curves", "Training curves",
-                              "Loss, accuracy and the other recorded metrics over steps. Drag to zoom, double-click to reset, "
-                              "click a legend entry to hide a series."))
+        add("curves", "Training curves", _section(
+            "curves", "Training curves", "Loss, accuracy and the other recorded metrics over steps. "
+            "Drag to zoom, double-click to reset, click a legend entry to hide a series."))
     if v_any:
-        nav.append(("bylayer", "By layer"))
-        parts.append(_section("bylayer", "Per-layer statistics by layer",
-                              "Forward std and mean |x| of each layer's output, backward gradient "
-                              "norm, dead and saturated fractions; dashed: theory's predicted std."))
+        add("bylayer", "By layer", _section(
+            "bylayer", "Per-layer statistics by layer", "Forward std and mean |x| of each layer's output, "
+            "backward gradient norm, dead and saturated fractions; dashed: theory's predicted std."))
     if multi_step:
-        nav.append(("oversteps", "Over steps"))
-        parts.append(_section("oversteps", "Per-layer statistics over training",
-                              "One line per layer (dark: first layer, light: last). "
-                              "Pick the variant; click a legend entry to hide a layer."))
+        add("oversteps", "Over steps", _section(
+            "oversteps", "Per-layer statistics over training", "One line per layer (dark: first layer, "
+            "light: last). Pick the variant; click a legend entry to hide a layer."))
     if has_hist:
-        nav.append(("hist", "Histograms"))
-        parts.append(_section("hist", "Activation histograms",
-                              "Pick a layer and move the step slider; one chart per variant."))
+        add("hist", "Histograms", _section(
+            "hist", "Activation histograms", "Pick a layer and move the step slider; one chart per variant."))
         if any(len(v["hist"]["steps"]) > 1 for v in pl["variants"] if v["hist"]):
-            nav.append(("colorful", "Colorful dimension"))
-            parts.append(_section(
+            add("colorful", "Colorful dimension", _section(
                 "colorful", "Colorful dimension",
                 "The selected layer's activation histogram over training as an image (after fastai): "
                 "x = step, y = activation value, brightness = log(1 + count). A healthy layer shows a "
                 "smooth band; a collapse to zero or spikes at the ends show as bright edges."))
     if any(data.findings.values()):
-        nav.append(("findings", "Findings"))
-        parts.append(_findings(data.findings))
+        add("findings", "Findings", _findings(data.findings))
     if data.figures:
-        nav.append(("figures", "Figures"))
-        parts.append(_figures(data.figures))
-    nav.append(("config", "Config" if data.config else "Versions"))
-    parts.append(_config(data))
+        add("figures", "Figures", _figures(data.figures))
+    add("config", "Config" if data.config else "Versions", _config(data))
     navhtml = "".join(f"<a href='#{i}'>{html.escape(t)}</a>" for i, t in nav)
     body = (f"<nav class='nav'><strong>initlab</strong>{navhtml}</nav><main>{''.join(parts)}</main>"
             f"<script type='application/json' id='initlab-data'>{_json_blob(pl)}</script>")

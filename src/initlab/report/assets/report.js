@@ -6,7 +6,6 @@
   if (!blob || typeof uPlot === "undefined") return;
   var D = JSON.parse(blob.textContent);
   var charts = [];
-  var R = window.initlabReport = { data: D, charts: charts, ready: false };
 
   // viridis anchors (perceptually uniform, colour-blind safe)
   var VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#fde725"];
@@ -66,7 +65,7 @@
   function tick(v) {
     if (v == null) return "";
     var a = Math.abs(v);
-    return (a !== 0 && (a < 1e-2 || a >= 1e5)) ? v.toExponential(0).replace("e", "e") : +v.toPrecision(3) + "";
+    return (a !== 0 && (a < 1e-2 || a >= 1e5)) ? v.toExponential(0) : +v.toPrecision(3) + "";
   }
   // log axes: label the powers of ten only (others crowd and round to the same text)
   function yTicks(log) {
@@ -275,7 +274,7 @@
       ctlStep.out.textContent = layers[HS.layer] + " · step " + HS.step;
       histDeps.forEach(function (f) { f(); });
     }
-    var sel = select("hist-controls", "layer", layers, function (j) { HS.layer = j; update(); }, "layer-select");
+    select("hist-controls", "layer", layers, function (j) { HS.layer = j; update(); }, "layer-select");
     var ctlStep = slider("hist-controls", "step", ref.length, function (i) { HS.step = ref[i]; update(); });
     var logLab = el("label", null, " log counts ");
     var logBox = el("input", { type: "checkbox", "class": "log-toggle" });
@@ -284,8 +283,6 @@
     logBox.addEventListener("change", function () { HS.log = logBox.checked; build(); update(); });
     build();
     ctlStep.out.textContent = layers[HS.layer] + " · step " + HS.step;
-    R.histUpdate = update;
-    return sel;
   }
 
   // ------------------------------------------------------------- colorful dimension (canvas)
@@ -382,6 +379,5 @@
     lastW = window.innerWidth;
     charts.forEach(function (u) { var c = u.root.parentNode; u.setSize({ width: widthOf(c), height: u.height }); });
   });
-  R.ready = true;
   document.documentElement.setAttribute("data-report-ready", "1");
 })();
