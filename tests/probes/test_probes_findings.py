@@ -81,6 +81,8 @@ def test_update_ratio_far_from_1e_3():
           LayerStats("c", "linear", "Linear", update_ratio=1e-7)]
     found = diagnose(rs)
     assert [(f.kind, f.layers) for f in found] == [("update_ratio", ["a"]), ("update_ratio", ["c"])]
+    assert [f.evidence for f in found] == [{"max_update_ratio": 0.5}, {"min_update_ratio": 1e-7}]
+    assert "too high" in found[0].message and "barely learns" in found[1].message
 
 
 def test_thresholds_are_named_and_overridable():

@@ -199,8 +199,8 @@ def _depth_trends(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
             "instead of a small fixed std, or add normalization layers."))
     s, e, prod = _run(std, grow=True, step=t.depth_step)
     big = [r for r in layers if finite(r.abs_mean) and r.abs_mean > t.activation_max]
-    if (e - s >= t.min_run and prod > t.exploding_ratio) or big:
-        grow = e - s >= t.min_run and prod > t.exploding_ratio
+    grow = e - s >= t.min_run and prod > t.exploding_ratio
+    if grow or big:
         named = _label_list(list(w[s + 1:e + 1] if grow else []) + big)
         ev: dict[str, float] = {"max_abs_mean": max((r.abs_mean for r in big), default=math.nan)}
         if grow:
@@ -218,7 +218,7 @@ def _depth_trends(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
     wr = list(reversed(w))
     s, e, prod = _run(g, grow=False, step=t.depth_step)
     if e - s >= t.min_run and prod < t.vanishing_ratio:
-        named = [r for r in wr[s + 1:e + 1]]
+        named = wr[s + 1:e + 1]
         f = prod ** (1 / (e - s))
         out.append(Finding(
             "vanishing_gradients", "warning", _label_list(reversed(named)),
@@ -229,7 +229,7 @@ def _depth_trends(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
             "over sigmoid, or add normalization or residual connections."))
     s, e, prod = _run(g, grow=True, step=t.depth_step)
     if e - s >= t.min_run and prod > t.exploding_ratio:
-        named = [r for r in wr[s + 1:e + 1]]
+        named = wr[s + 1:e + 1]
         f = prod ** (1 / (e - s))
         out.append(Finding(
             "exploding_gradients", "warning", _label_list(reversed(named)),
@@ -316,22 +316,18 @@ def _magnitudes(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
 
 
 def _update_ratio(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
-    out = []
     rs = [r for r in layers if finite(r.update_ratio) and r.update_ratio > 0]
-    hi = [r for r in rs if r.update_ratio > t.update_ratio_high]
-    lo = [r for r in rs if r.update_ratio < t.update_ratio_low]
-    if hi:
-        r = max(hi, key=lambda x: x.update_ratio)
-        out.append(Finding(
-            "update_ratio", "warning", _label_list(hi), {"max_update_ratio": r.update_ratio},
-            f"Each optimizer step changes the weights of {r.label} by {r.update_ratio:.2g} of their norm "
-            f"(~1e-3 is healthy): the learning rate is too high.",
-            "Lower the learning rate (or use warm-up), and clip gradients."))
-    if lo:
-        r = min(lo, key=lambda x: x.update_ratio)
-        out.append(Finding(
-            "update_ratio", "warning", _label_list(lo), {"min_update_ratio": r.update_ratio},
-            f"Each optimizer step changes the weights of {r.label} by only {r.update_ratio:.2g} of their "
-            f"norm (~1e-3 is healthy): the layer barely learns.",
-            "Raise the learning rate, or fix vanishing gradients (initialization, normalization)."))
+    high = [r for r in rs if r.update_ratio > t.update_ratio_high]
+    low = [r for r in rs if r.update_ratio < t.update_ratio_low]
+    out = []
+    for hits, pick, key, how, fix in (
+            (high, max, "max_update_ratio", "{:.2g} of their norm (~1e-3 is healthy): the learning rate is too high",
+             "Lower the learning rate (or use warm-up), and clip gradients."),
+            (low, min, "min_update_ratio", "only {:.2g} of their norm (~1e-3 is healthy): the layer barely learns",
+             "Raise the learning rate, or fix vanishing gradients (initialization, normalization).")):
+        if hits:
+            r = pick(hits, key=lambda x: x.update_ratio)
+            out.append(Finding("update_ratio", "warning", _label_list(hits), {key: r.update_ratio},
+                               f"Each optimizer step changes the weights of {r.label} by {how.format(r.update_ratio)}.",
+                               fix))
     return out
