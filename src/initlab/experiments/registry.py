@@ -128,26 +128,14 @@ def _scalar(value: Any, tp: Any) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
             return value.lower() in ("true", "1", "yes", "on")
         raise TypeError
-    if tp is int:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, int):
-            return value
+    if tp in (int, float) and not isinstance(value, bool):
         if isinstance(value, str):
-            return int(value.strip())
+            return tp(value.strip())
+        if isinstance(value, int) or (tp is float and isinstance(value, float)):
+            return tp(value)
         raise TypeError
-    if tp is float:
-        if isinstance(value, bool):
-            raise TypeError
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            return float(value.strip())
-        raise TypeError
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError
+    if tp is str and isinstance(value, str):
+        return value
     raise TypeError
 
 
