@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._exp2 import StepLoss, mnist, record, torch_seed
+from ._common import StepLoss, mnist, torch_seed
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -63,10 +63,6 @@ def _keys() -> dict[str, str]:
             keys[f"loss_at_end_{v}"] = f"mean training loss of the last 20 updates ({a}, {label})"
             keys[f"test_accuracy_{v}"] = f"test accuracy at the end ({a}, {label})"
     return keys
-
-
-def by_std(ins, label: str) -> float:
-    return float(ins[label].std)
 
 
 @torch.no_grad()
@@ -114,11 +110,10 @@ def run(cfg: Config, ctx: RunContext) -> None:
                 model = models.mlp(sizes, act, init=None)
                 initialize(model, "lsuv", data=x, generator=gen)
             ins = inspect(model, x, y, "ce")
+            std = np.array([ins[h].std for h in hidden], dtype=float)
             sig = _signal_std(model, x, hidden)  # input-dependent part of each layer's output
             ctx.summary(f"signal_std_ratio_last_first_{v}", sig[-1] / sig[0] if sig[0] > 0 else None)
-            ctx.summary(f"signal_fraction_last_{v}", sig[-1] / by_std(ins, hidden[-1]))
-            by = {s.label: s for s in ins.layers}
-            std = np.array([by[h].std for h in hidden], dtype=float)
+            ctx.summary(f"signal_fraction_last_{v}", sig[-1] / std[-1])
             pred = theory.predict(model, q0=q0)
             at = {p.activation_module: p.post_std for p in pred.layers if p.activation_module}
             at.update({p.name: p.pre_std for p in pred.layers})
@@ -137,7 +132,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
             h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
                           steps=cfg.steps, seed=ctx.seed_for("fit"), quiet=True, callbacks=[cb],
                           watch={"every": 5, "hist_every": 50})
-            record(ctx, v, h)
+            ctx.metrics_from(h, v)
             arrays = h.arrays()
             if arrays:
                 names = [str(n) for n in arrays["layers"]]

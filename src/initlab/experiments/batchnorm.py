@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._exp2 import Every, first_step, mnist, record
+from ._common import Every, first_step, mnist
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -156,7 +156,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
                       watch={"every": 10, "hist_every": 200})
         if h.diverged:
             raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
-        record(ctx, v, h)
+        ctx.metrics_from(h, v)
         if steps[-1] != h.steps:
             probe(h.steps)
         s, a, P = np.asarray(steps), np.asarray(accs), np.stack(pct)  # P: (probes, 3, units)

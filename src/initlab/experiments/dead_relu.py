@@ -50,6 +50,7 @@ from .. import data as _data
 from .. import models as _models
 from .. import probes as _probes
 from .. import train as _train
+from ._common import torch_seed
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -123,8 +124,7 @@ def _unit_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_hidde
     """
     model.train()
     model.zero_grad(set_to_none=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seed(seed):
         nn.functional.cross_entropy(model(x), y).backward()
     norms = []
     for l in range(1, n_hidden + 1):

@@ -21,12 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._exp2 import StepLoss, first_step, mnist, ratio, record
+from ._common import StepLoss, first_step, mnist, ratio
 from .registry import register
 from .runner import RunContext, new_figure
 
 SOURCE = "He et al., Delving Deep into Rectifiers, ICCV 2015, Fig. 3 (30 layers: Xavier stalls, He converges)"
 INITS = {"xavier": "xavier_normal", "he": "he_normal"}
+# the runs with summary keys (the published depths); runs at other depths go to metrics.csv only
+SUMMARY_RUNS = {"xavier30": "30 layers, Xavier, SGD", "he30": "30 layers, He, SGD",
+                "xavier22": "22 layers, Xavier, SGD", "he22": "22 layers, He, SGD",
+                "xavier30_adam": "30 layers, Xavier, Adam"}
 
 
 @dataclass
@@ -60,9 +64,7 @@ def _runs(cfg: Config) -> dict[str, tuple[str, int, str, float, int]]:
 
 def _keys() -> dict[str, str]:
     keys = {"ln10": "ln 10 = 2.303, the cross-entropy of a uniform guess over 10 classes"}
-    for r, what in (("xavier30", "30 layers, Xavier, SGD"), ("he30", "30 layers, He, SGD"),
-                    ("xavier22", "22 layers, Xavier, SGD"), ("he22", "22 layers, He, SGD"),
-                    ("xavier30_adam", "30 layers, Xavier, Adam")):
+    for r, what in SUMMARY_RUNS.items():
         keys[f"loss_at_end_{r}"] = f"mean training loss of the last 20 updates ({what})"
         keys[f"steps_to_loss_{r}"] = f"first update with running-mean loss ≤ loss_target ({what}); null if never"
     for i in INITS:
@@ -112,13 +114,13 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = train.fit(model, data, loss="ce", optimizer=opt, lr=lr, momentum=cfg.momentum if opt == "sgd" else 0.0,
                       batch_size=cfg.batch_size, steps=steps, seed=ctx.seed_for("fit", depth), quiet=True,
                       callbacks=[cb], watch={"every": 10, "hist_every": 100})
-        record(ctx, name, h)
+        ctx.metrics_from(h, name)
         s, sm = cb.smoothed(20)
         for st, v in zip(s, cb.losses):
             ctx.metric(st, name, "train", "batch_loss", v)
         end = float(np.mean(cb.losses[-20:])) if cb.losses and not h.diverged else None
         reach = first_step(s, sm, cfg.loss_target, below=True)
-        if name in _keys_runs():
+        if name in SUMMARY_RUNS:
             ctx.summary(f"loss_at_end_{name}", end)
             ctx.summary(f"steps_to_loss_{name}", reach)
         ctx.log(f"{name} ({opt}, lr {lr}): loss {end if end is not None else float('nan'):.3f} after {h.steps} "
@@ -138,7 +140,3 @@ def run(cfg: Config, ctx: RunContext) -> None:
         ax.legend(fontsize=7)
     fig.suptitle(f"Plain ReLU MLP, width {cfg.width}, MNIST ({cfg.n_train} images), SGD momentum {cfg.momentum}")
     ctx.figure("deep-relu", fig)
-
-
-def _keys_runs() -> set[str]:
-    return {"xavier30", "he30", "xavier22", "he22", "xavier30_adam"}

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._exp2 import mnist, record, torch_seed
+from ._common import mnist, torch_seed
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -115,7 +115,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
                       epochs=cfg.epochs, seed=ctx.seed_for("fit"), quiet=True,
                       watch={"every": 10, "hist_every": 100})
-        record(ctx, v, h)
+        ctx.metrics_from(h, v)
         if h.diverged:
             raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
         tr = train.evaluate(model, data.x_train, data.y_train, "ce")

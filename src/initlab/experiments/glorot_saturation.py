@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._exp2 import first_step, mnist, record
+from ._common import first_step, mnist
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -114,7 +114,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = train.fit(model, data, loss="ce", lr=cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps,
                       seed=ctx.seed_for("fit"), quiet=True,
                       watch={"every": cfg.record_every, "hist_every": max(cfg.record_every, cfg.steps // 20)})
-        record(ctx, v, h)
+        ctx.metrics_from(h, v)
         arrays = h.arrays()
         names = [str(s) for s in arrays["layers"]]
         steps = arrays["steps"]

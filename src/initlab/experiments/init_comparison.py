@@ -78,8 +78,6 @@ def run(cfg: Config, ctx: RunContext) -> None:
                        quiet=ctx.quiet)
         models[v], histories[v] = model, h
         ctx.metrics_from(h, v)
-        if h.watcher is not None:
-            ctx.findings(v, h.watcher.findings())
         tr, te, tol = PUBLISHED[v]
         src = DLAI_SOURCE + (" (one seed; ×10 varies a lot between seeds)" if v == "x10" else "")
         ctx.summary(f"train_accuracy_{v}", h.final("accuracy"), reference=tr, tolerance=tol, source=src)

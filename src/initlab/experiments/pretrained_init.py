@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ._exp2 import first_step, mnist, record
+from ._common import first_step, mnist
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -94,7 +94,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
     hs = train.fit(src_model, source, loss="ce", lr=cfg.lr, momentum=cfg.momentum,
                    batch_size=cfg.source_batch_size, steps=cfg.source_steps, seed=ctx.seed_for("fit", "source"),
                    quiet=True)
-    record(ctx, "source", hs)
+    ctx.metrics_from(hs, "source")
     src_acc = train.evaluate(src_model, source.x_test, source.y_test, "ce")["accuracy"]
     ctx.summary("source_test_accuracy", src_acc)
     ctx.log(f"source task (digits {cfg.source_digits}): test accuracy {src_acc:.3f} after {hs.steps} updates")
@@ -116,7 +116,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
             h = train.fit(model, target, loss="ce", lr=cfg.target_lr, momentum=cfg.momentum, steps=cfg.target_steps,
                           eval_every=cfg.eval_every, seed=ctx.seed_for("fit", "target"), quiet=True,
                           watch={"every": 5, "hist_every": 50})
-            record(ctx, v, h)
+            ctx.metrics_from(h, v)
             s, a = h.series("accuracy", "test")
             reach = first_step(s, a, cfg.target_accuracy)
             ctx.summary(f"steps_to_target_{v}", reach)

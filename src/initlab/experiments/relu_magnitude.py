@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._exp2 import mnist, ratio, record
+from ._common import mnist, ratio
 from .registry import register
 from .runner import RunContext, new_figure
 
@@ -119,7 +119,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
                       steps=cfg.steps, seed=ctx.seed_for("fit", v), quiet=True,
                       watch={"every": 5, "hist_every": 50})
-        record(ctx, v, h)
+        ctx.metrics_from(h, v)
         acc = None if h.diverged else h.final("accuracy", "test")
         ctx.summary(f"test_accuracy_{v}", acc)
         ctx.summary(f"diverged_step_{v}", h.diverged_step)

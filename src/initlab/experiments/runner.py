@@ -98,12 +98,15 @@ class RunContext:
             self.rows.append((int(step), str(variant), str(split), str(metric), float(value)))
 
     def metrics_from(self, history: Any, variant: str) -> None:
-        """Copy a :class:`initlab.train.History`'s records (and Watcher arrays, when it watched)."""
+        """Copy a :class:`initlab.train.History`'s records (metrics.csv) and, when it watched, its Watcher
+        arrays (history.npz) and findings (findings.json) under ``variant``."""
         for step, split, metric, value in history.records:
             self.metric(step, variant, split, metric, value)
         arrays = history.arrays()
         if arrays:
             self.history(variant, arrays)
+        if getattr(history, "watcher", None) is not None:
+            self.findings(variant, history.watcher.findings())
 
     def history(self, variant: str, arrays: dict[str, Any]) -> None:
         """Watcher arrays of one variant, stored in history.npz under ``"{variant}/"``."""

@@ -112,7 +112,6 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = _train.fit(model, (x, y), loss="bce_sum", lr=cfg.lr, steps=cfg.epochs, seed=ctx.seed_for("fit", v),
                        watch={"every": 1, "hist_every": max(cfg.epochs // 10, 1)}, quiet=ctx.quiet)
         ctx.metrics_from(h, v)
-        ctx.findings(v, h.watcher.findings())
         a = h.arrays()
         names = [str(n) for n in a["layers"]]
         sp = np.stack([a["bias_grad_norm"][:, names.index(f"fc{l}")] for l in range(1, k + 1)], 1)  # (S, k)

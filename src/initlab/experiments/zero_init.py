@@ -72,7 +72,6 @@ def run(cfg: Config, ctx: RunContext) -> None:
         h = _train.fit(model, data, loss="bce", lr=cfg.lr, steps=cfg.steps, seed=ctx.seed_for("fit", v),
                        watch={"every": hist_every, "hist_every": hist_every}, quiet=ctx.quiet)
         ctx.metrics_from(h, v)
-        ctx.findings(v, h.watcher.findings())
         arrays = h.arrays()
         layers = [str(n) for n in arrays["layers"]]
         rows = ~np.isnan(arrays["distinct_units"]).all(1)
