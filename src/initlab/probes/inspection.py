@@ -357,7 +357,8 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
             rec.active = False
             values = torch.stack([v.to(torch.float64) for v in rec.vals]).cpu().tolist() if rec.vals else []
             hists = {slot: h.cpu().tolist() for slot, h in rec.hists}
-            params = {s.index: _param_stats(s) for s in rec.specs if s.index in {sl[0] for sl in rec.slots}}
+            ran = {sl[0] for sl in rec.slots}
+            params = {s.index: _param_stats(s) for s in rec.specs if s.index in ran}
             layers = build_records(rec, values, params, hists)
         finally:
             rec.remove()

@@ -146,9 +146,7 @@ def saturation_bounds(act: Activation, margin: float) -> tuple[float | None, flo
     GELU, SiLU) is sparsity, not saturation, unless the other side saturates too (sigmoid).
     """
     left, right = act.saturating
-    with torch.no_grad():
-        far = act.numpy(torch.tensor([-1e4, 1e4], dtype=torch.float64).numpy())
-    lo_v, hi_v = float(far[0]), float(far[1])
+    lo_v, hi_v = (float(v) for v in act.numpy(np.array([-1e4, 1e4])))  # φ's limits (not inf/sup: GELU)
     both = left and right and math.isfinite(lo_v) and math.isfinite(hi_v)
     low = lo_v + margin if left and math.isfinite(lo_v) and (both or abs(lo_v) > 1e-9) else None
     high = hi_v - margin if right and math.isfinite(hi_v) and (both or abs(hi_v) > 1e-9) else None
