@@ -1,6 +1,6 @@
 """Step-time overhead of ``il.watch`` vs an uninstrumented loop and a naive per-statistic baseline.
 
-    python benchmarks/overhead.py [--reps 3] [--block 16] [--models mlp,cnn] [--threads N]
+    python benchmarks/overhead.py [--reps 5] [--block 16] [--models mlp,cnn] [--threads N]
 
 Models (CPU): an MLP of 10 Linear(512, 512) + ReLU layers, batch 256, and a small CNN (3 conv + ReLU,
 pool, linear; 16/32/64 channels), batch 32 of 3×32×32; SGD, cross-entropy. Each mode trains its own copy of the model
