@@ -259,3 +259,15 @@ def test_table_has_a_row_per_activation():
     assert all(n in text for n in NAMES)
     lines = text.splitlines()  # header, rule, one row per activation (random ones starred), footnote
     assert [line.split()[0].rstrip("*") for line in lines[2:-1]] == NAMES
+
+
+def test_diverging_moments_are_an_error_not_a_number():
+    """E[exp(2x²)] is infinite for x ~ N(0, 1); quadrature on a finite range would return a finite number."""
+    blowup = A.from_callable(lambda x: torch.exp(x * x), name="exp_sq")
+    with pytest.raises(ValueError, match="diverge"):
+        blowup.moments(1.0)
+    with pytest.raises(ValueError, match="diverge"):
+        blowup.expect(lambda x, y, d: y * y, 1.0)
+    with pytest.raises(ValueError, match="diverges"):
+        il.gaussian.expect(lambda x: np.exp(x * x), 1.0)
+    assert il.gaussian.expect(lambda x: np.exp(x * x / 8), 1.0) == pytest.approx(2 / math.sqrt(3), rel=1e-10)

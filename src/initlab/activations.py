@@ -97,11 +97,10 @@ class Activation:
     def expect(self, g: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], q: float = 1.0) -> float:
         r""":math:`\mathbb E[g(x, \phi(x), \phi'(x))]` for x ~ N(0, q), by piecewise quadrature."""
         x, w = gaussian.nodes(q, self.kinks)
-        val = np.asarray(g(x, self.numpy(x), self.numpy(x, derivative=True)), dtype=np.float64)
-        out = float(w @ val)
-        if not math.isfinite(out):
-            raise ValueError(f"the Gaussian expectation of activation {self.name!r} diverges at q={q!r}")
-        return out
+        try:
+            return float(gaussian.integrate(g(x, self.numpy(x), self.numpy(x, derivative=True)), x, w, q))
+        except ValueError:
+            raise ValueError(f"the Gaussian expectation of activation {self.name!r} diverges at q={q!r}") from None
 
     def moments(self, q: float = 1.0) -> Moments:
         r"""E[φ(x)], E[φ(x)²], E[φ'(x)²] for x ~ N(0, q), accurate to ~1e-12 relative.
@@ -112,10 +111,10 @@ class Activation:
         """
         x, w = gaussian.nodes(q, self.kinks)
         y, d = self.numpy(x), self.numpy(x, derivative=True)
-        out = Moments(float(w @ y), float(w @ (y * y)), float(w @ (d * d)))
-        if not all(math.isfinite(v) for v in out):
-            raise ValueError(f"the Gaussian moments of activation {self.name!r} diverge at q={q!r}")
-        return out
+        try:
+            return Moments(*(float(v) for v in gaussian.integrate(np.stack([y, y * y, d * d]), x, w, q)))
+        except ValueError:
+            raise ValueError(f"the Gaussian moments of activation {self.name!r} diverge at q={q!r}") from None
 
     def gain(self, kind: GainKind = "forward") -> float:
         r"""Weight-scale gain g for :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`.
