@@ -37,6 +37,15 @@ def test_tour_writes_every_run_and_an_index_of_existing_files(tour):
     assert not list(tour.glob(".*tmp*"))  # atomic: no temporary siblings left
 
 
+def test_watched_runs_write_history_and_findings(tour):
+    # runs trained with fit(watch=...) store each variant's Watcher arrays and findings (RunContext.metrics_from)
+    for n, variants in (("zero-init", {"zeros", "constant", "random"}), ("vanishing-gradient", {"sigmoid", "relu_he"})):
+        found = json.loads((tour / n / "findings.json").read_text())["variants"]
+        assert variants <= set(found), (n, sorted(found))
+        with np.load(tour / n / "history.npz") as z:
+            assert {f"{v}/steps" for v in variants} <= set(z.files), (n, z.files)
+
+
 def test_zero_init_symmetry(summary):
     s = summary("zero-init")
     assert abs(s["final_cost_zeros"]["ours"] - math.log(2)) < 1e-6
