@@ -271,3 +271,13 @@ def test_diverging_moments_are_an_error_not_a_number():
     with pytest.raises(ValueError, match="diverges"):
         il.gaussian.expect(lambda x: np.exp(x * x), 1.0)
     assert il.gaussian.expect(lambda x: np.exp(x * x / 8), 1.0) == pytest.approx(2 / math.sqrt(3), rel=1e-10)
+
+
+def test_relu_family_is_the_parameterized_relu():
+    """RELU_FAMILY lists exactly the activations whose eval form is max(x, 0) + a·min(x, 0)."""
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    for name in NAMES:
+        act = A.get(name)
+        a = -act(torch.tensor([-1.0], dtype=torch.float64)).item()
+        is_param_relu = torch.allclose(act(x), torch.where(x > 0, x, a * x)) and 0 <= a < 1
+        assert (name in A.RELU_FAMILY) == is_param_relu, name

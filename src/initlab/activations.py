@@ -38,7 +38,7 @@ from . import gaussian
 
 __all__ = [
     "Activation", "Moments", "get", "names", "from_callable", "from_module", "table",
-    "SteppedSigmoid", "NoisyReLU", "Lambda",
+    "SteppedSigmoid", "NoisyReLU", "Lambda", "RELU_FAMILY",
 ]
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -280,6 +280,11 @@ def _check(name: str, value: float, ok: bool, valid: str) -> float:
     if not ok:
         raise ValueError(f"{name} must be {valid}, got {value!r}")
     return float(value)
+
+
+# the activations built by _param_relu: max(x, 0) + a·min(x, 0); a unit is "dead" when its input is
+# ≤ 0 on every example (seed 004), and He's formula with a = the slope is their init
+RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "rrelu", "noisy_relu"})
 
 
 def _param_relu(name: str, slope: float, module: Callable[[], nn.Module], *, random: bool = False,

@@ -12,11 +12,10 @@ import torch
 from torch import Tensor, nn
 
 from .. import init as _init
-from ..activations import Activation
+from ..activations import RELU_FAMILY, Activation
 from .detect import _Follow
 from .report import LayerInit
 
-_RELU_FAMILY = ("relu", "leaky_relu", "prelu", "rrelu", "noisy_relu")
 
 
 def _slope(a: Activation) -> float:
@@ -84,10 +83,10 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
         note = ""
         if "a" in opts:
             a = opts["a"]
-        elif act is not None and act.name in _RELU_FAMILY:
+        elif act is not None and act.name in RELU_FAMILY:
             a = _slope(act)
         elif act is None and follow.source == "assumed":
-            a = _slope(assume) if assume.name in _RELU_FAMILY else 0.0
+            a = _slope(assume) if assume.name in RELU_FAMILY else 0.0
         else:
             a = 0.0
             if act is not None and act.name != "identity":

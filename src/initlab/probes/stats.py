@@ -30,16 +30,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..activations import Activation
+from ..activations import RELU_FAMILY, Activation
 
 __all__ = ["core", "grad_core", "unit_dim", "minmax", "histogram", "distinct_units",
            "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
 
-# activations whose "off" side is exactly flat at 0 (or a small slope): a unit is dead when its input
-# is ≤ 0 on every example (seed 004: dead ReLU under a large learning rate)
-RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "rrelu", "noisy_relu"})
 
 
 def _flat(x: Tensor) -> Tensor:
