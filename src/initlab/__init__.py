@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # Submodules and names resolved lazily, so `import initlab` stays cheap and layers
 # that depend on optional pieces load only when used.
 # ``initialize`` is a callable module: ``il.initialize(model, "auto")`` and ``il.initialize.schemes()``.
-_SUBMODULES = ("activations", "gaussian", "init", "initialize", "models", "probes", "theory", "data",
+_SUBMODULES = ("formats", "activations", "gaussian", "init", "initialize", "models", "probes", "theory", "data",
                "train", "experiments", "report")
 _NAMES = {
     "InitReport": "initlab.initialize",
@@ -26,6 +26,25 @@ _NAMES = {
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]
+
+
+def _to_html(obj: Any, path: Any = None, **options: Any) -> Any:
+    from initlab.report import to_html
+
+    return to_html(obj, path, **options)
+
+
+def _repr_html(obj: Any) -> str:
+    from initlab.report import repr_html
+
+    return repr_html(obj)
+
+
+# The facade sits above every layer: it registers the report's renderer with `formats`, so objects
+# below the report (Inspection, Watcher, Result) get `to_html`/`_repr_html_` without importing it.
+from initlab import formats as _formats  # noqa: E402
+
+_formats.register_html(_to_html, _repr_html)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,38 +26,14 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from .._html import HTMLReportMixin
+from .. import formats
+from ..formats import HTMLReportMixin, agrees
+from ..formats import round_number as _round
 from .registry import Experiment, get, names
 
 __all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-
-
-def _round(x: Any) -> float | int | None:
-    """A JSON number: 10 significant digits, None for NaN/Inf/None."""
-    if x is None:
-        return None
-    if isinstance(x, (bool, np.bool_)):
-        return int(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return float(f"{x:.10g}")
-
-
-def agrees(ours: float | None, ref: dict[str, Any]) -> bool | None:
-    """|ours − value| ≤ tolerance, or value/factor ≤ ours ≤ value·factor; None without a number."""
-    if ours is None or ref.get("value") is None:
-        return None
-    value = float(ref["value"])
-    if ref.get("factor") is not None:
-        f = float(ref["factor"])
-        lo, hi = sorted((value / f, value * f))
-        return bool(lo <= ours <= hi)
-    return bool(abs(ours - value) <= float(ref.get("tolerance") or 0.0) + 1e-12 * max(1.0, abs(value)))
 
 
 class RunContext:

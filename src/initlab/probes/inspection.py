@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._html import HTMLReportMixin
+from ..formats import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import ModuleSpec, Recorder, first_tensor
 from .records import LayerStats, finite, layer_stats

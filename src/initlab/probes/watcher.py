@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._html import HTMLReportMixin
+from ..formats import HTMLReportMixin
 from .findings import Finding, Thresholds, diagnose
 from .hooks import Recorder
 from .inspection import attach_activations

@@ -16,6 +16,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import formats
+
 SUPPORTED_FORMATS = (1,)
 # per-layer statistics of the Watcher history, in the order the report lists them
 STAT_NAMES = ("std", "mean", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm",
@@ -308,7 +310,7 @@ def verdict(entry: Mapping[str, Any]) -> str:
 
     The entry's ``agree`` is the runner's verdict (docs/CONTRACTS.md) and is used as written; an
     entry without one (written by hand) is judged by the same rule,
-    :func:`initlab.experiments.runner.agrees`.
+    :func:`initlab.formats.agrees`.
     """
     ref = entry.get("reference") if isinstance(entry, Mapping) else None
     if not isinstance(ref, Mapping) or ref.get("value") is None:
@@ -318,9 +320,8 @@ def verdict(entry: Mapping[str, Any]) -> str:
         ours = entry.get("ours")
         if not isinstance(ours, (int, float)) or not math.isfinite(ours):
             return "not measured"
-        from initlab.experiments.runner import agrees  # torch loads only for hand-written summaries
         try:
-            agree = agrees(float(ours), dict(ref))
+            agree = formats.agrees(float(ours), dict(ref))
         except (TypeError, ValueError, ZeroDivisionError):
             return "no reference"
     return "agree" if agree else "disagree"
