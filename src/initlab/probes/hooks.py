@@ -60,6 +60,12 @@ class ModuleSpec:
         return a.name if a is not None else None
 
     @property
+    def activation_spec(self) -> str | None:
+        """The exact activation (:attr:`initlab.activations.Activation.spec`, parameters included)."""
+        a = self.act or self.follows
+        return a.spec if a is not None else None
+
+    @property
     def weight(self) -> Tensor | None:
         w = getattr(self.module, "weight", None)
         return w if isinstance(w, Tensor) else None

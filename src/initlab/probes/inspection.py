@@ -249,7 +249,7 @@ def attach_activations(layers: list[LayerStats]) -> None:
             continue
         for nxt in layers[i + 1:]:
             if nxt.kind == "activation":
-                r.activation = nxt.activation
+                r.activation, r.activation_spec = nxt.activation, nxt.activation_spec
                 break
             if nxt.kind in ("linear", "conv"):
                 break
@@ -276,6 +276,7 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
             bd = b.detach().double()
             out["bias_std"] = float(bd.std(correction=0)) if bd.numel() > 1 else 0.0
             out["bias_abs_mean"] = float(bd.abs().mean())
+            out["bias_mean"] = float(bd.mean())
             if b.grad is not None:
                 out["bias_grad_norm"] = float(b.grad.detach().double().norm())
                 out["bias_grad_abs_mean"] = float(b.grad.detach().double().abs().mean())
@@ -304,7 +305,8 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
                    np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
-                         spec.activation, units=units, batch_size=batch, **val)
+                         spec.activation, activation_spec=spec.activation_spec, units=units, batch_size=batch,
+                         **val)
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()
