@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from . import activations as _acts
 from .activations import Activation
+from .structure import DROPOUT_LAYERS
 
 __all__ = ["mlp", "cnn", "ClassicDropout"]
 
@@ -35,7 +36,7 @@ _DROPOUT_MODES = ("inverted", "classic")
 _POOLS = (None, "max", "avg")
 
 
-class ClassicDropout(nn.modules.dropout._DropoutNd):
+class ClassicDropout(DROPOUT_LAYERS[0]):
     r"""Dropout as Srivastava et al. (2014) first wrote it (seed 004): in training each unit is kept
     with probability :math:`1-p` and *not* rescaled; at test time outputs are multiplied by the keep
     probability :math:`1-p`, so their expectation matches training.

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
-import platform
 import shutil
 import sys
 import time
@@ -149,34 +147,19 @@ class Result(HTMLReportMixin):
             if ref:
                 tol = f" ×/÷{ref['factor']:g}" if ref.get("factor") else (
                     f" ± {ref['tolerance']:.3g}" if ref.get("tolerance") else "")
-                pub = f"{_fmt(ref['value'])}{tol}"
+                pub = f"{formats.fmt(ref['value'])}{tol}"
             mark = {True: "agree", False: "DISAGREE", None: ""}[e.get("agree")] if ref else ""
-            rows.append((key, _fmt(e["ours"]), pub, mark))
+            rows.append((key, formats.fmt(e["ours"]), pub, mark))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         head = f"{self.name} ({'quick, ' if self.quick else ''}seed {self.seed}, {self.seconds:.1f} s) → {self.out}"
         return "\n".join([head] + ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows])
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e9):
-        return str(int(v))
-    return f"{v:.4g}"
-
-
-def _versions() -> dict[str, str]:
-    import initlab
-
-    return {"initlab": initlab.__version__, "torch": torch.__version__.split("+")[0],
-            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def _write(ctx: RunContext, exp: Experiment, config: Any) -> None:
     d = ctx.dir
     cfg = {"format_version": FORMAT_VERSION, "experiment": exp.name, "description": exp.description,
            "reference": exp.reference, "seed": ctx.seed, "quick": ctx.quick, "config": asdict(config),
-           "versions": _versions()}
+           "versions": formats.versions()}
     (d / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (d / "summary.json").write_text(json.dumps(ctx.entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with open(d / "metrics.csv", "w", newline="", encoding="utf-8") as f:
@@ -269,9 +252,9 @@ def write_index_md(out_dir: Path, results: list[Result], *, quick: bool, seed: i
         lines += ["| key | ours | published | agree |", "|---|---|---|---|"]
         for key, e in r.summary.items():
             ref = e.get("reference") or {}
-            pub = _fmt(ref.get("value")) if ref else ""
+            pub = formats.fmt(ref.get("value")) if ref else ""
             agree = {True: "yes", False: "**no**", None: ""}[e.get("agree")] if ref else ""
-            lines.append(f"| {key} | {_fmt(e['ours'])} | {pub} | {agree} |")
+            lines.append(f"| {key} | {formats.fmt(e['ours'])} | {pub} | {agree} |")
         lines.append("")
         for fig in r.figures:
             lines.append(f"![{fig.stem}]({(rel / 'figures' / fig.name).as_posix()})")
