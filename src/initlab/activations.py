@@ -255,17 +255,11 @@ class Activation:
 
 
 def _check_variance(q: float) -> float:
-    qq = float(q) if isinstance(q, numbers.Real) and not isinstance(q, bool) else math.nan
-    if not (math.isfinite(qq) and qq >= 0):
-        raise ValueError(f"q must be a finite variance >= 0, got {q!r}")
-    return qq
+    return float(validate.check("q", q, validate.is_number(q) and q >= 0, "a finite variance >= 0"))
 
 
 def _check_mean(mean: float) -> float:
-    m = float(mean) if isinstance(mean, numbers.Real) and not isinstance(mean, bool) else math.nan
-    if not math.isfinite(m):
-        raise ValueError(f"mean must be a finite number, got {mean!r}")
-    return m
+    return float(validate.check("mean", mean, validate.is_number(mean), "a finite number"))
 
 
 @lru_cache(maxsize=8192)
@@ -588,16 +582,12 @@ def _parse_spec(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def _number(k: str, v: Any) -> float:
-    if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)):
-        raise ValueError(f"{k} must be a finite number, got {v!r}")
-    return float(v)
+    return float(validate.check(k, v, validate.is_number(v), "a finite number"))
 
 
 def _check_param(name: str, k: str, v: Any) -> Any:
     if k in _CHOICES:
-        if v not in _CHOICES[k]:
-            raise ValueError(f"{k} must be one of {_CHOICES[k]}, got {v!r}")
-        return v
+        return validate.one_of(k, v, _CHOICES[k])
     if name == "prelu" and isinstance(v, (list, tuple, np.ndarray, Tensor)):
         slopes = tuple(_number(k, float(a) if isinstance(a, (np.floating, Tensor)) else a)
                        for a in (v.tolist() if isinstance(v, (np.ndarray, Tensor)) else v))

@@ -47,7 +47,7 @@ from typing import Any, Callable, NamedTuple, Sequence, Union
 import numpy as np
 from scipy.optimize import brentq
 
-from .. import activations, gaussian
+from .. import activations, gaussian, validate
 from ..activations import Activation, Moments
 
 __all__ = [
@@ -85,27 +85,22 @@ def as_activation(activation: ActivationLike) -> Activation:
 
 def check_sigmas(sigma_w2: float, sigma_b2: float) -> tuple[float, float]:
     """(σ_w², σ_b²) as floats; a ``ValueError`` naming the parameter unless σ_w² > 0 and σ_b² ≥ 0 are finite."""
-    sw, sb = float(sigma_w2), float(sigma_b2)
-    if not (math.isfinite(sw) and sw > 0):
-        raise ValueError(f"sigma_w2 must be a finite weight variance > 0, got {sigma_w2!r}")
-    if not (math.isfinite(sb) and sb >= 0):
-        raise ValueError(f"sigma_b2 must be a finite bias variance >= 0, got {sigma_b2!r}")
-    return sw, sb
+    sw = validate.check("sigma_w2", sigma_w2, validate.is_number(sigma_w2) and sigma_w2 > 0,
+                        "a finite weight variance > 0")
+    sb = validate.check("sigma_b2", sigma_b2, validate.is_number(sigma_b2) and sigma_b2 >= 0,
+                        "a finite bias variance >= 0")
+    return float(sw), float(sb)
 
 
 def check_q(q: float, name: str = "q") -> float:
     """``q`` as a float; a ``ValueError`` naming ``name`` unless it is a finite second moment ≥ 0."""
-    qq = float(q)
-    if not (math.isfinite(qq) and qq >= 0):
-        raise ValueError(f"{name} must be a finite second moment >= 0, got {q!r}")
-    return qq
+    return float(validate.check(name, q, validate.is_number(q) and q >= 0, "a finite second moment >= 0"))
 
 
 def check_depth(depth: int) -> int:
-    """``depth`` as an int; a ``ValueError`` unless it is an integer ≥ 1."""
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    return int(depth)
+    """``depth`` as an int; a ``ValueError`` unless it is an integer ≥ 1 (2.0 counts as 2)."""
+    ok = validate.is_number(depth) and int(depth) == depth and depth >= 1
+    return int(validate.check("depth", depth, ok, "an integer >= 1"))
 
 
 # --------------------------------------------------------------------------------------------------

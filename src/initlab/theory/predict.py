@@ -43,15 +43,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
+import torch
+from torch import nn
 
-from .. import activations
+from .. import activations, structure
 from ..activations import Activation
 from .maps import check_q, check_sigmas
 
 __all__ = ["LayerPrediction", "Prediction", "predict"]
 
-_PASS_THROUGH = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Unflatten",
-                 "Identity")
+_PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity)  # besides dropout: they keep every entry's value
+
 
 
 @dataclass(frozen=True)
@@ -118,35 +120,51 @@ class _Layer:  # what the predictions need from one layer
 
 
 def _from_module(model: Any) -> list[_Layer]:
-    import torch
-    from torch import nn
-
-    from ..init import fans  # PyTorch's fan rule, as the probes' LayerStats use
-
+    """The layers of ``model``: its leaves in registration order, strictly (a norm, pooling or unknown module is
+    an error: the recursion would not model it), with the activation :func:`initlab.structure.follow` detects
+    after each layer where that differs (a functional ``F.relu`` in a custom ``forward``)."""
     layers: list[_Layer] = []
     for name, m in model.named_modules():
         if next(iter(m.children()), None) is not None:
             continue  # containers: their leaves come next
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if isinstance(m, structure.WEIGHT_LAYERS) and isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             w, b = m.weight.detach(), m.bias.detach() if m.bias is not None else None
-            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", *fans(w),
+            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", *structure.fans(w),
                                  _std(w), _std(b) if b is not None else 0.0,
                                  bias_mean=float(b.sum(dtype=torch.float64)) / b.numel() if b is not None else 0.0))
             continue
-        if type(m).__name__ in _PASS_THROUGH:
+        if structure.is_norm(m):
+            raise ValueError(f"predict does not model normalization layers: {type(m).__name__} at {name!r}")
+        if structure.is_dropout(m) or isinstance(m, _PASS_THROUGH):
             continue
         act = activations.from_module(m)
         if act is None:
-            raise ValueError(f"predict supports Linear/Conv layers, activations and pass-through modules; "
-                             f"got {type(m).__name__} at {name!r}")
+            raise ValueError(f"predict supports Linear/Conv layers, activations and pass-through modules "
+                             f"(dropout, flatten, identity); got {type(m).__name__} at {name!r}")
         _attach(layers, act, name)
+    _use_detected(model, layers)
     return layers
+
+
+def _use_detected(model: Any, layers: list[_Layer]) -> None:
+    """Where execution order (torch.fx) shows another activation after a layer than registration order does,
+    take the detected one (without a module to measure at)."""
+    try:
+        found = structure.following_activations(model)
+    except Exception:  # noqa: BLE001 - detection is a cross-check; registration order stands without it
+        return
+    for ly in layers:
+        if ly.name not in found:
+            continue
+        act = found[ly.name]
+        if act is not None and act.name == "identity":
+            act = None
+        if (act.spec if act else None) != (ly.act.spec if ly.act else None):
+            ly.act, ly.act_module = act, None
 
 
 def _std(t: Any) -> float:
     """Population std (as LayerStats), accumulated in float64 without a float64 copy of the tensor."""
-    import torch
-
     n = t.numel()
     if n <= 1:
         return 0.0
