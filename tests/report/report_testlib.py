@@ -1,7 +1,7 @@
 """Helpers for the report tests: run directories written by hand to docs/CONTRACTS.md (format 1).
 
 These mimic what experiments write, so the report can be tested independently of them; tests with
-real runs live beside these and skip when their parts are not importable.
+real runs (experiments, probes) live beside these and fail, never skip, when a part is missing.
 """
 from __future__ import annotations
 
