@@ -3,6 +3,11 @@
 Sources: a run directory (docs/CONTRACTS.md, format_version 1), a run ``Result`` (anything with a
 ``run_dir``/``path``/``out`` attribute naming one), a Watcher history (``Watcher``, its ``.arrays()``
 dict, or a ``.npz`` from ``Watcher.save``) and an ``Inspection``. Only reads; never writes.
+
+A run directory is read through :mod:`initlab.formats`' names (``CONFIG``, ``SUMMARY``, ``METRICS``,
+``HISTORY``, ``FINDINGS``, ``FIGURES``, ``SUPPORTED_FORMATS``, ``REPORT_STATS``); objects (Result,
+Watcher, Inspection) are read by their attributes, so the report imports neither the experiments,
+the probes nor torch.
 """
 from __future__ import annotations
 
