@@ -139,14 +139,23 @@ class Encoder(nn.Module):
         self.enc = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(d, V)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.enc(self.emb(x) / self.emb.embedding_dim ** 0.5))
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> "LMOutput":
+        logits = self.head(self.enc(self.emb(input_ids) / self.emb.embedding_dim ** 0.5))
+        loss = None if labels is None else nn.functional.cross_entropy(logits.reshape(-1, V), labels.reshape(-1))
+        return LMOutput(logits, loss)
+
+
+@dataclass
+class LMOutput:
+    """Like a Hugging Face output: ``logits`` and ``loss`` (when given labels)."""
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None = None
 
 
 def encoder(v: dict):
     torch.manual_seed(v["seed"])
-    x = torch.randint(0, V, (v["batch"], v["seq"]), generator=_gen(v))
-    return Encoder(v["layers"], v["d"]), x, x
+    return Encoder(v["layers"], v["d"]), _tokens(v), None
 
 
 def _scale_qk(factor: float):

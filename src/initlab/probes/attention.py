@@ -125,7 +125,7 @@ class AttentionProbe(TorchFunctionMode):
         self.max_rows, self.max_batch = max_rows, max_batch
         self.records: list[AttentionStats] = []
         self.handles: list[Any] = []
-        self._in_mha = 0
+        self._in_mha = 0  # > 0 inside nn.MultiheadAttention (its hook records it) or inside our own math
 
     # --- nn.MultiheadAttention: recompute q, k from the call's inputs -------------------------------
     def watch_modules(self, model: nn.Module) -> None:
@@ -145,7 +145,12 @@ class AttentionProbe(TorchFunctionMode):
         self._in_mha += 1
 
     def _mha(self, m: nn.MultiheadAttention, name: str, args: tuple, kwargs: dict) -> None:
-        self._in_mha -= 1
+        try:  # still counted as inside: the softmax of our own summary is not an attention call
+            self._mha_record(m, name, args, kwargs)
+        finally:
+            self._in_mha -= 1
+
+    def _mha_record(self, m: nn.MultiheadAttention, name: str, args: tuple, kwargs: dict) -> None:
         names = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask")
         call = dict(zip(names, args)) | kwargs
         q_in, k_in = call["query"].detach().double(), call["key"].detach().double()
