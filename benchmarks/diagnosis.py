@@ -75,7 +75,7 @@ def mlp_nan(v: dict):
 
 def mlp_dead_lr(v: dict):
     m, x, y = mlp("relu", "he_normal")(v)
-    opt = torch.optim.SGD(m.parameters(), lr=v.get("kill_lr", 50.0))
+    opt = torch.optim.SGD(m.parameters(), lr=v.get("kill_lr", 1.0))
     for _ in range(3):  # a learning rate that kills the ReLUs within 3 steps
         opt.zero_grad()
         nn.functional.cross_entropy(m(x), y).backward()
@@ -140,7 +140,7 @@ class Encoder(nn.Module):
         self.head = nn.Linear(d, V)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> "LMOutput":
-        logits = self.head(self.enc(self.emb(input_ids) / self.emb.embedding_dim ** 0.5))
+        logits = self.head(self.enc(self.emb(input_ids)))
         loss = None if labels is None else nn.functional.cross_entropy(logits.reshape(-1, V), labels.reshape(-1))
         return LMOutput(logits, loss)
 
@@ -192,10 +192,10 @@ CASES = [
     Case("relu N(0,1)", mlp("relu", "normal", std=1.0), "exploding_activations", "fc"),
     Case("sigmoid 12 layers", mlp("sigmoid", "xavier_normal", depth=12), "vanishing_gradients", "fc"),
     Case("relu killed by lr", mlp_dead_lr, "dead_units", "act", fixable=False),
-    Case("positive inputs, batch 4", positive_inputs, "non_zero_centered", "fc1", fixable=False),
+    Case("positive inputs, batch 4", positive_inputs, "non_zero_centered", "fc", fixable=False),
     Case("NaN weight at fc3", mlp_nan, "nonfinite", "fc3"),
     Case("gpt2 initializer_range 1", gpt2(1.0), "attention_collapse", "transformer.h.0", fast=True),
-    Case("gpt2 q,k ×10", gpt2(edit=_scale_qk(10.0)), "attention_collapse", "transformer.h"),
+    Case("gpt2 q,k ×30", gpt2(edit=_scale_qk(30.0)), "attention_collapse", "transformer.h"),
     Case("gpt2 residual proj ×50", gpt2(edit=_scale_proj(50.0)), "residual_growth", "transformer.h"),
     Case("gpt2 untied head N(0,1)", gpt2(edit=_big_head, tie_word_embeddings=False), "exploding_logits", "logits"),
     Case("bert initializer_range 1", bert(1.0), "attention_collapse", "bert.encoder.layer.0"),
@@ -237,7 +237,7 @@ def score(rows: list[dict]) -> str:
             continue
         n = sum(r["cause"] == k for r in rows)
         tp = sum(r["cause"] == k and r["ok"] for r in rows)
-        fp = sum(r["top"] == k and not (r["cause"] == k and r["ok"]) and (r["cause"] != "healthy" or r["kinds"]) for r in rows)
+        fp = sum(r["top"] == k and not (r["cause"] == k and r["ok"]) and (r["cause"] != "healthy" or bool(r["kinds"])) for r in rows)
         prec = f"{tp / (tp + fp):.2f}" if tp + fp else "-"
         rec = f"{tp / n:.2f}" if n else "-"
         lines.append(f"| {k} | {n} | {tp} | {fp} | {prec} | {rec} |")
