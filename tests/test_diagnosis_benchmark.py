@@ -3,6 +3,7 @@ warning, broken ones have their cause as the top finding on the right layer, thr
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis.py"
 def _bench():
     spec = importlib.util.spec_from_file_location("diagnosis_benchmark", PATH)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
