@@ -23,6 +23,7 @@ _NAMES = {
     "Inspection": "initlab.probes",
     "LayerStats": "initlab.probes",
     "Watcher": "initlab.probes",
+    "compare": "initlab.diagnosis",
     "fix": "initlab.diagnosis",
     "FixReport": "initlab.diagnosis",
 }

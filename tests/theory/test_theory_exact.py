@@ -38,7 +38,7 @@ def _inspect(act, sw2: float, bias: float = 0.0, seed: int = 0):
 
 
 def _ratios(layers, q0: float) -> np.ndarray:
-    return np.array([r.std_ratio for r in il.theory.compare(layers, q0=q0).rows])
+    return np.array([r.std_ratio for r in il.compare(layers, q0=q0).rows])
 
 
 @pytest.mark.parametrize("act,sw2,spec", [

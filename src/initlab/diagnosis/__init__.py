@@ -1,4 +1,5 @@
-"""Diagnosis: uses the probes and the theory together — ranking findings by cause, and :func:`fix`
+"""Diagnosis: uses the probes and the theory together — :func:`compare` (mean-field predictions beside
+measurements, layer by layer), ranking findings by cause, and :func:`fix`
 (inspect, re-initialize what the findings name, inspect again, and check that the model trains).
 
 >>> import torch, initlab as il
@@ -10,7 +11,8 @@
 """
 from __future__ import annotations
 
+from .compare import Comparison, ComparisonRow, compare
 from .fix import FixAction, FixReport, fix
 from .rank import CAUSE_ORDER, rank
 
-__all__ = ["fix", "FixReport", "FixAction", "rank", "CAUSE_ORDER"]
+__all__ = ["compare", "Comparison", "ComparisonRow", "fix", "FixReport", "FixAction", "rank", "CAUSE_ORDER"]

@@ -1,4 +1,4 @@
-"""theory.compare against the probes' LayerStats (Inspection, Watcher), and the theory CLI."""
+"""initlab.diagnosis.compare (il.compare) against the probes' LayerStats (Inspection, Watcher), and the theory CLI."""
 from __future__ import annotations
 
 import json
@@ -33,7 +33,7 @@ def _mlp(act, width=300, depth=4, sw2=1.0, seed=0):
 def test_compare_with_inspection_tanh():
     model, x = _mlp(nn.Tanh)
     ins = il.inspect(model, x)
-    cmp = il.theory.compare(ins, q0=float(x.double().pow(2).mean()))
+    cmp = il.compare(ins, q0=float(x.double().pow(2).mean()))
     rows = cmp.rows
     assert [r.layer for r in rows] == ["0", "2", "4", "6", "8"]
     assert [r.measured_at for r in rows] == ["1", "3", "5", "7", "8"]  # activation outputs; the last: its linear
@@ -55,7 +55,7 @@ def test_compare_relu_he_and_list_of_layerstats():
     ratios = []
     for seed in range(5):
         model, x = _mlp(nn.ReLU, sw2=2.0, seed=seed)
-        ratios.append([r.std_ratio for r in il.theory.compare(il.inspect(model, x).layers).rows[:-1]])
+        ratios.append([r.std_ratio for r in il.compare(il.inspect(model, x).layers).rows[:-1]])
     assert np.all(np.abs(np.median(ratios, axis=0) - 1) < 0.10), np.median(ratios, axis=0)
 
 
@@ -65,9 +65,9 @@ def test_compare_with_watcher_first_step():
     with il.watch(model) as w:
         model(x).pow(2).mean().backward()
         w.step()
-    cmp = il.theory.compare(w, prediction=pred)
+    cmp = il.compare(w, prediction=pred)
     assert len(cmp.rows) == 4 and all(abs(r.std_ratio - 1) < 0.05 for r in cmp.rows)
-    cmp2 = il.theory.compare(w)  # one step: predicted from the model's (still initial) weights
+    cmp2 = il.compare(w)  # one step: predicted from the model's (still initial) weights
     assert all(abs(r.std_ratio - 1) < 0.05 for r in cmp2.rows)
     # and those predictions equal an independent recursion on the weights: q^l = σ_w² E[tanh(h)²] (np.tanh),
     # q^1 = σ_w² q0 with q0 = 1, the last layer linear
@@ -88,12 +88,12 @@ def test_compare_with_watcher_first_step():
             model(x).pow(2).mean().backward()
             w2.step()
     with pytest.warns(UserWarning, match="trained since"):
-        il.theory.compare(w2)
+        il.compare(w2)
 
 
 def test_compare_bad_input():
     with pytest.raises(ValueError, match="Inspection"):
-        il.theory.compare(42)
+        il.compare(42)
 
 
 def test_cli_text_json_and_phase_diagram(capsys, tmp_path):
