@@ -25,6 +25,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from initlab import formats
 from initlab.report import _data
 from initlab.report._data import ReportData, VariantData
 
@@ -61,12 +62,10 @@ def write_assets(directory: str | Path) -> Path:
         data = _asset_bytes(name)
         target = d / name
         if not (target.is_file() and target.read_bytes() == data):
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
+            formats.write_bytes(target, data)
     marker = json.dumps({"uplot": UPLOT_VERSION, "files": list(ASSET_FILES)}, indent=1) + "\n"
     if not (d / MARKER).is_file() or (d / MARKER).read_text() != marker:
-        (d / MARKER).write_text(marker)
+        formats.write_text(d / MARKER, marker)
     return d
 
 
@@ -165,9 +164,7 @@ def to_html(obj: Any, path: str | Path | None = None, *, title: str | None = Non
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    formats.write_text(path, text)
 
 
 def _rel(target: Path, start: Path) -> str:
