@@ -37,6 +37,7 @@ import torch
 
 from .. import formats
 from ..formats import FORMAT_VERSION, HTMLReportMixin, fmt
+from ..validate import non_negative_int
 from . import figures
 from .context import RunContext
 from .registry import Experiment, get, names
@@ -142,12 +143,6 @@ def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 # --- running ---------------------------------------------------------------------------------------------
 def _measure(exp: Experiment, config: Any, seed: int, quick: bool, tmp: Path, quiet: bool) -> RunContext:
     threads = torch.get_num_threads()
@@ -171,7 +166,7 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     value or an existing ``out`` without ``overwrite`` — before anything is written.
     """
     exp = get(name)
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     config = exp.make_config(quick, overrides)
     out = Path(out) if out is not None else Path("runs") / exp.name
     if out.exists() and not overwrite:
@@ -232,7 +227,7 @@ def run_all(*, quick: bool = False, seed: int = 0, out: str | Path = "runs", ove
     reported and skipped; the others still run; a ``RuntimeError`` naming the failures is raised at
     the end.
     """
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     out = Path(out)
     todo = names()
     existing = [n for n in todo if (out / n).exists()]
