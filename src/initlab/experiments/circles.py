@@ -29,8 +29,8 @@ def circles_model(init: str, generator: torch.Generator, **options: Any) -> nn.S
 
 def boundary_grid(model: nn.Module, x: torch.Tensor, points: int = 200,
                   margin: float = 0.3) -> dict[str, np.ndarray]:
-    """The model's logits on a ``points × points`` grid covering ``x`` (± ``margin``), in eval mode:
-    ``{"x0": (P,), "x1": (P,), "logits": (P, P) float32}`` (logit > 0: class 1)."""
+    """Where the model predicts class 1 (logit > 0) on a ``points × points`` grid covering ``x``
+    (± ``margin``), in eval mode: ``{"x0": (P,), "x1": (P,), "class1": (P, P) bool}``."""
     import torch
 
     xn = x.numpy()
@@ -43,4 +43,4 @@ def boundary_grid(model: nn.Module, x: torch.Tensor, points: int = 200,
     with torch.no_grad():
         z = model(grid).reshape(g0.shape).numpy()
     model.train(was)
-    return {"x0": x0, "x1": x1, "logits": z.astype(np.float32)}
+    return {"x0": x0, "x1": x1, "class1": z > 0}

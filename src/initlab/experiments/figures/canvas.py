@@ -18,10 +18,10 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, size: tuple[float, float] = (5
 
 
 def decision_boundary(ax: Any, grid: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, title: str) -> None:
-    """Shade where a model predicts class 1 (``grid["logits"] > 0`` on the ``x0 × x1`` grid) and
-    scatter the points ``x`` (N, 2) coloured by their labels ``y``."""
+    """Shade where a model predicts class 1 (``grid["class1"]`` on the ``x0 × x1`` grid) and scatter
+    the points ``x`` (N, 2) coloured by their labels ``y``."""
     g0, g1 = np.meshgrid(grid["x0"], grid["x1"])
-    ax.contourf(g0, g1, (grid["logits"] > 0).astype(float), levels=[-0.5, 0.5, 1.5], colors=["#f4cccc", "#cfe2f3"])
+    ax.contourf(g0, g1, grid["class1"].astype(float), levels=[-0.5, 0.5, 1.5], colors=["#f4cccc", "#cfe2f3"])
     ax.scatter(x[:, 0], x[:, 1], c=np.where(y == 1, "#1f4e99", "#a61c00"), s=8)
     ax.set_xlabel("x₁ (input feature)")
     ax.set_ylabel("x₂ (input feature)")
