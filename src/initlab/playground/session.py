@@ -41,7 +41,7 @@ from .datasets import RANGE, features as feature_map, split_points
 from .export import export_code
 from .theory_worker import TheoryProcess
 from .state import State, StateError, schema, validate
-from .training import Penalty, build_data, build_model, effective_sw2, fit_options, outputs
+from .training import Penalty, build_data, build_model, effective_sw2, fit_options, nominal_sw2, outputs
 
 __all__ = ["Session", "COMMANDS", "MAX_STEPS", "clean", "theory_process", "close_theory"]
 
@@ -246,14 +246,15 @@ class Session:
         self.last = {"snapshot": -math.inf, "boundary": -math.inf, "findings": -math.inf}
         self.features = lambda pts: feature_map(pts, list(state.features))
         q0 = float(self.probe[0].double().pow(2).mean())
-        sw2 = effective_sw2(self.model)
+        sw2 = nominal_sw2(state, report, self.model)
         with torch.random.fork_rng(devices=[]):
             pred, why = measure.predicted_std(self.model, q0)
             band = measure.finite_width_band(self.model, self.probe[0], state.activation,
                                              generator=torch.Generator().manual_seed(state.seed))
         quick = measure.quick_theory(state.activation, max(sw2, 1e-12), state.sb2, q0) if sw2 > 0 else \
             {"sw2": 0.0, "sb2": state.sb2, "q0": q0, "q_star": None, "chi1": 0.0, "message": "zero weights"}
-        msg = {"type": "run", "run": self.run, "state": state.to_dict(), "sw2": sw2, "q0": q0, "probe": b,
+        msg = {"type": "run", "run": self.run, "state": state.to_dict(), "sw2": sw2,
+               "sw2_measured": effective_sw2(self.model), "q0": q0, "probe": b,
                "pred_std": pred, "pred_note": why, "band": band, "theory": quick,
                "init_notes": list(report.notes), "params": sum(p.numel() for p in self.model.parameters())}
         if self.points is not None:
@@ -360,6 +361,7 @@ class _Control(train.Callback):
                     return
                 if kind == "pause":
                     s.playing = False
+                    s._snapshot()  # the page shows the exact state it paused at (what export replays)
                     s._status()
                 elif kind == "play":
                     s.playing, s.budget = True, None

@@ -26,7 +26,7 @@ from .. import initialize, models, train
 from .datasets import make_dataset
 from .state import GAIN_SCHEMES, SCALE_SCHEMES, State
 
-__all__ = ["Penalty", "build_data", "build_model", "init_options", "fit_options", "effective_sw2",
+__all__ = ["Penalty", "build_data", "build_model", "init_options", "fit_options", "effective_sw2", "nominal_sw2",
            "outputs"]
 
 
@@ -99,6 +99,18 @@ def fit_options(state: State) -> dict[str, Any]:
     """Keyword arguments of :func:`initlab.train.fit` besides ``steps`` and ``callbacks``."""
     return {"loss": state.loss, "optimizer": state.optimizer, "lr": state.lr, "batch_size": state.batch,
             "seed": state.seed, "quiet": True}
+
+
+def nominal_sw2(state: State, report: Any, model: nn.Module) -> float:
+    """The σ_w² the scheme draws from (``fan_in · expected_std²`` of a hidden layer, from the
+    :class:`~initlab.initialize.InitReport`); the measured :func:`effective_sw2` where the report has
+    none (LSUV). The theory panel uses this: a draw's sampling noise (σ_w² = 2.01 for He) would put a
+    ReLU net in the wrong phase."""
+    layers = report.layers
+    r = layers[1] if len(layers) > 2 else layers[0]
+    if r.expected_std is None:
+        return effective_sw2(model)
+    return float(r.expected_std) ** 2 * r.fan_in
 
 
 def effective_sw2(model: nn.Module) -> float:

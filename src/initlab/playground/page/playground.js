@@ -315,8 +315,8 @@
       }
     }
     c.fillStyle = "#557"; c.fillText("ordered", L + 4, H - B - 4); c.fillText("chaotic", W - 50, 16);
-    c.fillStyle = "#777"; c.fillText("σw² →", W - 40, H - 3); c.fillText("0", L - 2, H - 3); c.fillText(xmax.toFixed(1), X(xmax) - 16, H - 3);
-    c.fillText("σb²", 2, 14); c.fillText("2", 12, Y(2) + 8);
+    c.fillStyle = "#777"; c.fillText("0", L - 2, H - 3); c.fillText("σw² →", W / 2 - 10, H - 3); c.fillText(xmax.toFixed(1), X(xmax) - 16, H - 3);
+    c.fillText("σb²", 2, H / 2); c.fillText("2", 14, Y(2) + 8);
     c.fillStyle = "#c0392b"; c.beginPath(); c.arc(X(Math.min(sw2, xmax)), Y(Math.min(sb2, ymax)), 4.5, 0, 2 * Math.PI); c.fill();
     const depth = st ? +st.depth : 0;
     const parts = [`σw² = ${fmt(sw2)}, σb² = ${fmt(sb2)}`, `χ₁ = ${fmt(th.chi1)}`, `q* = ${fmt(th.q_star)}`];
