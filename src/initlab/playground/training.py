@@ -108,7 +108,7 @@ def nominal_sw2(state: State, report: Any, model: nn.Module) -> float:
     ReLU net in the wrong phase."""
     layers = report.layers
     r = layers[1] if len(layers) > 2 else layers[0]
-    if r.expected_std is None:
+    if r.expected_std is None or state.init in ("constant", "zeros"):  # no spread: E[w²] is measured exactly
         return effective_sw2(model)
     return float(r.expected_std) ** 2 * r.fan_in
 
