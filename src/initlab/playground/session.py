@@ -164,8 +164,12 @@ class Session:
     def _main(self) -> None:
         try:
             while True:
-                for msg in self._coalesce(self._take()):
-                    self._guarded(self._dispatch, msg)
+                msgs = self._coalesce(self._take())
+                if not msgs:
+                    continue
+                with self.cv:  # the rest wait in the inbox, where a running fit's callback finds them
+                    self.inbox.extendleft(reversed(msgs[1:]))
+                self._guarded(self._dispatch, msgs[0])
         except _Stop:
             pass
         finally:
@@ -363,10 +367,15 @@ class _Control(train.Callback):
                     s.playing = False
                     s._snapshot()  # the page shows the exact state it paused at (what export replays)
                     s._status()
-                elif kind == "play":
-                    s.playing, s.budget = True, None
-                elif kind == "step":
-                    s.playing, s.budget = True, 1
+                elif kind in ("play", "step"):  # train on; later messages wait until after these steps
+                    if kind == "play":
+                        s.playing, s.budget = True, None
+                    else:
+                        s.budget = 1 if s.budget is None else s.budget + 1
+                        s.playing = True
+                    with s.cv:
+                        s.inbox.extendleft(reversed(msgs[i + 1:]))
+                    return
                 elif kind == "export":
                     s._guarded(s._export)
             if s.playing:
