@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from . import activations as _acts
 from .activations import Activation
 from .structure import DROPOUT_LAYERS
+from .validate import one_of as _choice
 
 __all__ = ["mlp", "cnn", "ClassicDropout"]
 
@@ -94,12 +95,6 @@ def _dropout(dropout: Any) -> tuple[float, float]:
             raise ValueError(f"dropout must be drop probabilities in [0, 1) (PyTorch's p; Srivastava "
                              f"et al. write the keep probability 1 - p), got {dropout!r}")
     return float(pair[0]), float(pair[1])
-
-
-def _choice(name: str, value: Any, valid: tuple) -> Any:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
-    return value
 
 
 def _dropout_module(p: float, mode: str) -> nn.Module:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .. import formats
+from ..validate import non_negative_int
 from ..formats import HTMLReportMixin, agrees
 from ..formats import round_number as _round
 from .registry import Experiment, get, names
@@ -182,12 +183,6 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None = None,
         overwrite: bool = False, quiet: bool = False, **overrides: Any) -> Result:
     """Run experiment ``name`` into ``out`` (default ``runs/NAME``) and return its :class:`Result`.
@@ -197,7 +192,7 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     without ``overwrite`` — before anything is written.
     """
     exp = get(name)
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     config = exp.make_config(quick, overrides)
     out = Path(out) if out is not None else Path("runs") / exp.name
     if out.exists() and not overwrite:
@@ -273,7 +268,7 @@ def run_all(*, quick: bool = False, seed: int = 0, out: str | Path = "runs", ove
     ``write_index``; the CLI passes it). An experiment that fails is reported and skipped; the others
     still run; a ``RuntimeError`` naming the failures is raised at the end.
     """
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     out = Path(out)
     todo = names()
     existing = [n for n in todo if (out / n).exists()]

@@ -35,7 +35,9 @@ from torch import nn
 from .. import activations as _acts
 from .. import init as _init
 from ..structure import follow as _follow_layers, weight_layers
-from .draw import init_layer, is_number
+from ..validate import check as _check_option
+from ..validate import is_number
+from .draw import init_layer
 from .untouched import untouched
 from .lsuv import LSUV_DONE, rescale_lsuv
 from .pretrained import load_pretrained
@@ -93,12 +95,6 @@ def _canonical(scheme: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # validation
-def _check_option(name: str, value: Any, ok: bool, valid: str) -> Any:
-    if not ok:
-        raise ValueError(f"{name} must be {valid}, got {value!r}")
-    return value
-
-
 def _validate(scheme: str, options: dict, data: Any) -> None:
     if scheme == "constant" and "value" in options:
         _check_option("value", options["value"], is_number(options["value"]), "a finite number")

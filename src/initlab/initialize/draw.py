@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from .. import init as _init
 from ..activations import RELU_FAMILY, Activation
 from ..structure import Follow
+from ..validate import is_number
 from .records import LayerInit
 
 
@@ -21,10 +22,6 @@ from .records import LayerInit
 def _slope(a: Activation) -> float:
     """Negative slope of a ReLU-family activation: φ(-1) = -a."""
     return float(-a.numpy(np.array([-1.0]))[0])
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _bias_(b: Tensor, bias_init: Any, bias_std: float | None, fan_in: int,
