@@ -50,6 +50,7 @@ def train_rate(depth: int, width: int, seconds: float) -> tuple[float, float]:
     step1 = s.step
     snaps = [m for t, m in got[n0:] if m["type"] == "snapshot" and t <= t1]
     s.close()
+    s.thread.join()
     return len(snaps) / (t1 - t0), (step1 - step0) / (t1 - t0)
 
 
@@ -78,6 +79,7 @@ def drag_latency(depth: int, width: int, drags: int) -> list[float]:
         if i:  # the first builds the data set
             lat.append(time.perf_counter() - t0)
     s.close()
+    s.thread.join()
     return lat
 
 

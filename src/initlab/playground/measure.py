@@ -152,9 +152,9 @@ def finite_width_band(model: nn.Module, x: Tensor, activation: str, *, replicas:
 
 
 def grid_size(model: nn.Module, budget: float = 2e8) -> int:
-    """Decision-boundary grid side: ≤ 50, ≥ 12, within ``budget`` multiply-adds."""
+    """Decision-boundary grid side: ≤ 40, ≥ 12, within ``budget`` multiply-adds (the page smooths it)."""
     macs = sum(m.in_features * m.out_features for m in _linears(model))
-    return int(min(50, max(12, math.sqrt(budget / max(macs, 1)))))
+    return int(min(40, max(12, math.sqrt(budget / max(macs, 1)))))
 
 
 @torch.no_grad()

@@ -4,8 +4,9 @@ builds, trains (:func:`initlab.train.fit`, steps batched between updates) and me
 Messages from the page (:meth:`Session.handle`, JSON text, each validated before anything runs):
 ``{"type": "config", "state": {...}}``, ``play``, ``pause``, ``step``, ``reset``, ``export``.
 Messages to the page (``publish(dict)``): ``hello``, ``error`` (``field``, ``message``), ``run`` (a new
-model: state, points, mean-field line and band), ``snapshot`` (step, losses, histograms, boundary,
-findings; only the newest waiting one is kept), ``theory`` (χ₁, ξ_c, critical line), ``export`` (code),
+model: state, points, mean-field line), ``snapshot`` (step, losses, histograms, boundary, findings
+when due; only the newest waiting one is kept), ``extras`` (a new run's finite-width band and findings,
+right after its first snapshot, so a dragged slider's histograms come first), ``theory`` (χ₁, ξ_c, critical line), ``export`` (code),
 ``status``.
 
 Training is one ``fit`` call per run with a callback that measures at most every ~40 ms (more
@@ -102,6 +103,7 @@ class Session:
         self.model: Any = None
         self.last_active = time.monotonic()
         self._data_key: Any = None
+        self._extras: tuple | None = None
         self.thread = threading.Thread(target=self._main, name="playground-session", daemon=True)
 
     # --- the page's side (any thread) -----------------------------------------------------------
@@ -168,8 +170,10 @@ class Session:
     def _main(self) -> None:
         try:
             while True:
-                msgs = self._coalesce(self._take())
+                # extras wait for a 0.1 s pause in the messages (a dragged slider sends one every frame)
+                msgs = self._coalesce(self._take(timeout=0.1 if self._extras else None))
                 if not msgs:
+                    self._guarded(self._send_extras)
                     continue
                 with self.cv:  # the rest wait in the inbox, where a running fit's callback finds them
                     self.inbox.extendleft(reversed(msgs[1:]))
@@ -257,13 +261,11 @@ class Session:
         sw2 = nominal_sw2(state, report, self.model)
         with torch.random.fork_rng(devices=[]):
             pred, why = measure.predicted_std(self.model, q0)
-            band = measure.finite_width_band(self.model, self.probe[0], state.activation,
-                                             generator=torch.Generator().manual_seed(state.seed))
         quick = measure.quick_theory(state.activation, max(sw2, 1e-12), state.sb2, q0) if sw2 > 0 else \
             {"sw2": 0.0, "sb2": state.sb2, "q0": q0, "q_star": None, "chi1": 0.0, "message": "zero weights"}
         msg = {"type": "run", "run": self.run, "state": state.to_dict(), "sw2": sw2,
                "sw2_measured": effective_sw2(self.model), "q0": q0, "probe": b,
-               "pred_std": pred, "pred_note": why, "band": band, "theory": quick,
+               "pred_std": pred, "pred_note": why, "band": None, "theory": quick,
                "init_notes": list(report.notes), "params": sum(p.numel() for p in self.model.parameters())}
         if self.points is not None:
             xy_tr, y_tr, xy_te, y_te = self.points
@@ -272,8 +274,21 @@ class Session:
                              "test": [[round(float(a), 3), round(float(b_), 3), round(float(c), 3)]
                                       for (a, b_), c in zip(xy_te, y_te)], "range": RANGE}
         self.publish(msg)
-        self._snapshot(force_all=True)
-        self._theory(state.activation, sw2, state.sb2, q0)
+        self._snapshot(force_all=True, findings=False)  # the histograms first: what a dragged slider waits for
+        self._extras = (self.run, state.activation, sw2, state.sb2, q0)  # done when no newer message waits
+
+    def _send_extras(self) -> None:
+        """The finite-width band, the findings and the slow theory of the newest run (skipped for runs a
+        dragged slider has already replaced)."""
+        if self._extras is None or self._extras[0] != self.run:
+            return
+        _, activation, sw2, sb2, q0 = self._extras
+        self._extras = None
+        with torch.random.fork_rng(devices=[]):
+            band = measure.finite_width_band(self.model, self.probe[0], activation,
+                                             generator=torch.Generator().manual_seed(self.state.seed))
+        self.publish({"type": "extras", "run": self.run, "band": band, "findings": self._findings()})
+        self._theory(activation, sw2, sb2, q0)
 
     def _theory(self, activation: str, sw2: float, sb2: float, q0: float) -> None:
         run = self.run
@@ -286,7 +301,17 @@ class Session:
         theory_process().submit(str(id(self)), args, done)
 
     # --- measuring ------------------------------------------------------------------------------
-    def _snapshot(self, force_all: bool = False) -> None:
+    def _findings(self) -> list[dict]:
+        t1 = time.perf_counter()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                out = measure.findings(self.model, self.probe[0], self.probe[1], self.loss_fn)
+        except ValueError as e:
+            out = [{"severity": "info", "kind": "inspect", "layers": [], "message": str(e), "fix": ""}]
+        self.last["findings"], self.timing["findings"] = t1, time.perf_counter() - t1
+        return out
+
+    def _snapshot(self, force_all: bool = False, findings: bool = True) -> None:
         t0 = time.perf_counter()
         model, (x, y) = self.model, self.probe
         with torch.random.fork_rng(devices=[]):  # random activations: the training stream is untouched
@@ -299,20 +324,14 @@ class Session:
                                    "playing": self.playing, "loss": losses, "layers": layers,
                                    "diverged": self.diverged}
             now = time.perf_counter()
-            if self.state.two_d and (force_all or now - self.last["boundary"] >= max(0.1, 4 * self.timing["boundary"])):
+            if self.state.two_d and (force_all or now - self.last["boundary"] >= max(0.15, 5 * self.timing["boundary"])):
                 t1 = time.perf_counter()
                 size = measure.grid_size(model)
                 msg["boundary"] = {"size": size, "values": measure.boundary(
                     model, self.features, self.state.problem == "regression", size, RANGE)}
                 self.last["boundary"], self.timing["boundary"] = t1, time.perf_counter() - t1
-            if force_all or now - self.last["findings"] >= max(0.5, 10 * self.timing["findings"]):
-                t1 = time.perf_counter()
-                try:
-                    msg["findings"] = measure.findings(model, x, y, self.loss_fn)
-                except ValueError as e:
-                    msg["findings"] = [{"severity": "info", "kind": "inspect", "layers": [], "message": str(e),
-                                        "fix": ""}]
-                self.last["findings"], self.timing["findings"] = t1, time.perf_counter() - t1
+            if findings and (force_all or now - self.last["findings"] >= max(0.5, 10 * self.timing["findings"])):
+                msg["findings"] = self._findings()
         self.timing["snapshot"] = time.perf_counter() - t0
         self.last["snapshot"] = t0
         self.publish(msg)
@@ -320,6 +339,7 @@ class Session:
     # --- training -------------------------------------------------------------------------------
     def _train(self) -> None:
         assert self.state is not None
+        self._send_extras()
         if self.step > 0:  # the run's fit already ended (a cap or a divergence): nothing to resume
             return
         control = _Control(self)

@@ -53,7 +53,7 @@ class TheoryProcess:
             try:
                 assert self.proc.stdin is not None
                 self.proc.stdin.close()
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
 

@@ -151,10 +151,16 @@
       }
       if (m.run !== this.run) return;
       if (m.type === "theory") { Object.assign(this.theory, m); this.drawPhase(); return; }
+      if (m.type === "extras") {  // the finite-width band and the findings, sent right after the first snapshot
+        this.runInfo.band = m.band;
+        if (this.snap) this.snap.findings = m.findings; else this.pendingFindings = m.findings;
+        this.draw(); return;
+      }
       if (m.type === "snapshot") {
         this.playing = m.playing; updatePlay();
         if (m.boundary === undefined && this.snap) m.boundary = this.snap.boundary;
         if (m.findings === undefined && this.snap) m.findings = this.snap.findings;
+        if (m.findings === undefined && this.pendingFindings) { m.findings = this.pendingFindings; this.pendingFindings = null; }
         this.snap = m;
         const last = this.curve[this.curve.length - 1];
         if (!last || last[0] !== m.step) this.curve.push([m.step, m.loss.train, m.loss.test]);
@@ -270,7 +276,8 @@
     const c = ctx2d(canvas), W = canvas.width, H = canvas.height, L = 36, B = 16, n = layers.length;
     const vals = [];
     layers.forEach((l, i) => {
-      for (const v of [l.act.std, l.grad.std, info.pred_std[i], info.band.lo[i], info.band.hi[i]]) if (v > 0 && isFinite(v)) vals.push(Math.log10(v));
+      const b = info.band || {lo: [], hi: []};
+      for (const v of [l.act.std, l.grad.std, info.pred_std[i], b.lo[i], b.hi[i]]) if (v > 0 && isFinite(v)) vals.push(Math.log10(v));
     });
     if (!vals.length) return;
     let lo = Math.floor(Math.min(...vals)), hi = Math.ceil(Math.max(...vals)); if (hi === lo) hi = lo + 1;
@@ -278,8 +285,8 @@
     c.strokeStyle = "#ddd"; c.fillStyle = "#777";
     for (let e = lo; e <= hi; e++) { c.beginPath(); c.moveTo(L, Y(e)); c.lineTo(W - 8, Y(e)); c.stroke(); c.fillText("1e" + e, 2, Y(e) + 3); }
     c.fillText("layer 1", L, H - 3); c.fillText(String(n), W - 20, H - 3);
-    const band = layers.map((_, i) => [info.band.lo[i], info.band.hi[i]]);
-    if (band.every((b) => b[0] > 0 && b[1] > 0)) {
+    const band = info.band ? layers.map((_, i) => [info.band.lo[i], info.band.hi[i]]) : [];
+    if (band.length && band.every((b) => b[0] > 0 && b[1] > 0)) {
       c.fillStyle = "rgba(245,203,167,.7)"; c.beginPath();
       band.forEach((b, i) => (i ? c.lineTo(X(i), Y(Math.log10(b[1]))) : c.moveTo(X(i), Y(Math.log10(b[1])))));
       for (let i = n - 1; i >= 0; i--) c.lineTo(X(i), Y(Math.log10(band[i][0])));
