@@ -47,7 +47,7 @@ def export_code(state: State, steps: int) -> str:
         f"model = il.models.mlp({sizes}, {state.activation!r}, init=None)",
         f"report = il.initialize(model, {state.init!r}{init_args}{lsuv},",
         f"                       generator=torch.Generator().manual_seed({state.seed!r}))",
-        f"history = il.train.fit(model, data, steps=STEPS, {fit_args},",
+        f"history = il.train.fit(model, (data.x_train, data.y_train), steps=STEPS, {fit_args},",
         f"                       callbacks=[Penalty({state.reg!r}, {state.reg_rate!r})])",
         "print(history)",
         f"print('train loss', il.train.evaluate(model, data.x_train, data.y_train, {state.loss!r})['loss'])",

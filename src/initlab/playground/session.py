@@ -6,7 +6,8 @@ Messages from the page (:meth:`Session.handle`, JSON text, each validated before
 Messages to the page (``publish(dict)``): ``hello``, ``error`` (``field``, ``message``), ``run`` (a new
 model: state, points, mean-field line), ``snapshot`` (step, losses, histograms, boundary, findings
 when due; only the newest waiting one is kept), ``extras`` (a new run's finite-width band and findings,
-right after its first snapshot, so a dragged slider's histograms come first), ``theory`` (χ₁, ξ_c, critical line), ``export`` (code),
+right after its first snapshot, so a dragged slider's histograms come first), ``theory`` (χ₁, ξ_c,
+critical line), ``export`` (code),
 ``status``.
 
 Training is one ``fit`` call per run with a callback that measures at most every ~40 ms (more
@@ -250,8 +251,8 @@ class Session:
         self.loss_fn = train.make_loss(state.loss)
         b = measure.probe_size(self.model, len(self.data.x_train))
         self.probe = (self.data.x_train[:b], self.data.y_train[:b])
-        self.eval_sets = [(self.data.x_train[:_EVAL_POINTS], self.data.y_train[:_EVAL_POINTS]),
-                          (self.data.x_test[:_EVAL_POINTS], self.data.y_test[:_EVAL_POINTS])]
+        n = max(64, min(_EVAL_POINTS, 2 * measure.probe_size(self.model, _EVAL_POINTS)))  # big nets: fewer
+        self.eval_sets = [(self.data.x_train[:n], self.data.y_train[:n]), (self.data.x_test[:n], self.data.y_test[:n])]
         self.run += 1
         self.step, self.epoch, self.diverged, self.playing = 0, 0, "", False
         self.timing = {"snapshot": 0.0, "boundary": 0.0, "findings": 0.0}
@@ -324,7 +325,8 @@ class Session:
                                    "playing": self.playing, "loss": losses, "layers": layers,
                                    "diverged": self.diverged}
             now = time.perf_counter()
-            if self.state.two_d and (force_all or now - self.last["boundary"] >= max(0.15, 5 * self.timing["boundary"])):
+            due = now - self.last["boundary"] >= max(0.15, 5 * self.timing["boundary"])
+            if self.state.two_d and (force_all or due):
                 t1 = time.perf_counter()
                 size = measure.grid_size(model)
                 msg["boundary"] = {"size": size, "values": measure.boundary(
@@ -343,7 +345,9 @@ class Session:
         if self.step > 0:  # the run's fit already ended (a cap or a divergence): nothing to resume
             return
         control = _Control(self)
-        hist = train.fit(self.model, self.data, steps=self.max_steps, eval_every=10 ** 9,
+        # the training pair only: the page measures the test loss itself (fit would evaluate the whole
+        # test set at every epoch end, seconds for MNIST through a 50 x 512 net)
+        hist = train.fit(self.model, (self.data.x_train, self.data.y_train), steps=self.max_steps,
                          callbacks=[Penalty(self.state.reg, self.state.reg_rate), control],
                          **fit_options(self.state))
         if hist.diverged:
