@@ -71,7 +71,8 @@ def _wait(driver, script: str, timeout: float = 60, what: str = ""):
         if v:
             return v
         time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what or script}; page errors: {driver.execute_script('return window.playground && window.playground.errors')}; log: {driver.get_log('browser')}")
+    errors = driver.execute_script("return window.playground && window.playground.errors")
+    pytest.fail(f"timed out waiting for {what or script}; page errors: {errors}; log: {driver.get_log('browser')}")
 
 
 def _errors(driver) -> list:
@@ -150,7 +151,8 @@ def test_the_page(driver, server, tmp_path):
     driver.find_element("id", "compare").click()
     _select(driver, "activation", "tanh")
     _wait(driver, "const ps = window.playground.panes; return ps.length === 2 && ps.every(p => p.snap) && "
-                  "ps.some(p => p.runInfo.state.activation === 'tanh') && ps.some(p => p.runInfo.state.activation === 'relu')",
+                  "ps.some(p => p.runInfo.state.activation === 'tanh') && "
+                  "ps.some(p => p.runInfo.state.activation === 'relu')",
           what="two panes")
     assert "cmp=" in driver.current_url
     assert _errors(driver) == []
@@ -160,7 +162,8 @@ def test_at_init_mode_and_a_bad_url(driver, server):
     driver.get(server + "?mode=init&depth=10&width=64&activation=tanh&init=xavier_normal&sw2=1.0")
     _wait(driver, "return document.documentElement.dataset.ready === '1'", what="the first snapshot")
     before = _wait(driver, "return window.playground.panes[0].snap?.layers.map(l => l.act.std)", what="layers")
-    driver.execute_script("const s = document.getElementById('sw2'); s.value = '0.3'; s.dispatchEvent(new Event('input'))")
+    driver.execute_script("const s = document.getElementById('sw2'); s.value = '0.3'; "
+                          "s.dispatchEvent(new Event('input'))")
     after = _wait(driver, "const p = window.playground.panes[0]; return p.runInfo?.state.sw2 === 0.3 && "
                           "p.snap?.run === p.run && p.snap.layers.map(l => l.act.std)", what="the redraw at sw2 = 0.3")
     assert after[-1] < 0.5 * before[-1]  # ordered phase: the signal shrinks with depth
