@@ -165,3 +165,26 @@ def test_export_never_pastes_unvalidated_values():
     bad = State(activation="relu'); import os; os.system('x")  # a State made by hand, bypassing validate
     with pytest.raises(StateError):
         export_code(bad, 10)
+
+
+def test_regression_and_mnist_sessions_run():
+    from initlab.playground.session import Session
+
+    for state, loss in (({"problem": "regression", "dataset": "multigauss", "depth": 2, "width": 8}, "mse"),
+                        ({"dataset": "mnist", "depth": 2, "width": 16, "batch": 32}, "ce")):
+        out: list[dict] = []
+        s = Session(out.append)
+        s.start()
+        s.handle(json.dumps({"type": "config", "state": state}))
+        s.handle('{"type": "step"}')
+        s.handle('{"type": "export"}')
+        t0 = time.time()
+        while not any(m["type"] == "export" for m in out):
+            assert time.time() - t0 < 120, out[-3:]
+            time.sleep(0.02)
+        s.close()
+        assert not [m for m in out if m["type"] == "error"]
+        snap = [m for m in out if m["type"] == "snapshot"][-1]
+        assert snap["step"] == 1 and math.isfinite(snap["loss"]["train"])
+        assert ("boundary" in [m for m in out if m["type"] == "snapshot"][0]) == (state["dataset"] != "mnist")
+        assert f"loss={loss!r}" in [m for m in out if m["type"] == "export"][0]["code"]
