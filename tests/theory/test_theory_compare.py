@@ -67,8 +67,28 @@ def test_compare_with_watcher_first_step():
         w.step()
     cmp = il.theory.compare(w, prediction=pred)
     assert len(cmp.rows) == 4 and all(abs(r.std_ratio - 1) < 0.05 for r in cmp.rows)
-    cmp2 = il.theory.compare(w)  # one step: the model's weights are still the initial ones
-    assert [r.predicted_std for r in cmp2.rows] == pytest.approx([r.predicted_std for r in cmp.rows])
+    cmp2 = il.theory.compare(w)  # one step: predicted from the model's (still initial) weights
+    assert all(abs(r.std_ratio - 1) < 0.05 for r in cmp2.rows)
+    # and those predictions equal an independent recursion on the weights: q^l = σ_w² E[tanh(h)²] (np.tanh),
+    # q^1 = σ_w² q0 with q0 = 1, the last layer linear
+    q, want = 1.0, []
+    for lin in model[::2]:
+        q = float(lin.weight.detach().double().var(correction=0)) * lin.in_features * q
+        if lin is model[-1]:
+            want.append(math.sqrt(q))
+        else:
+            m1 = il.gaussian.expect(np.tanh, q)
+            q = il.gaussian.expect(lambda x: np.tanh(x) ** 2, q)
+            want.append(math.sqrt(q - m1 * m1))
+    assert [r.predicted_std for r in cmp2.rows] == pytest.approx(want, rel=1e-9)
+    # after training, the model's weights are no longer those of the first step: said, not hidden
+    torch.optim.SGD(model.parameters(), lr=1.0).step()
+    with il.watch(model) as w2:
+        for _ in range(2):
+            model(x).pow(2).mean().backward()
+            w2.step()
+    with pytest.warns(UserWarning, match="trained since"):
+        il.theory.compare(w2)
 
 
 def test_compare_bad_input():
@@ -91,6 +111,14 @@ def test_cli_text_json_and_phase_diagram(capsys, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["theory", "relu", "--sigma-w2", "2.5", "--depth", "2"]) == 0
     assert "without bound" in capsys.readouterr().out
+    # q* = 0 (§1.4): χ₁ is the limit σ_w²/2, the gradient depth scale is given, and 6 ξ_c is said not to apply
+    assert main(["theory", "relu", "--sigma-w2", "1.44", "--sigma-b2", "0", "--depth", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "chi1    = 0.72 " in text and "xi_grad = -1/ln chi1 = 3.0441\n" in text
+    assert "6 xi_c does not apply" in text and "trainable depth 6 xi_c" not in text
+    assert main(["theory", "relu", "--sigma-w2", "1.44", "--json", "--depth", "2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["chi1"] == pytest.approx(0.72) and d["bounds_depth"] is False and d["xi_c"] == math.inf and math.isnan(d["trainable_depth"])
     assert main(["theory", "tanh", "--sigma-w2", "0", "--depth", "2"]) == 2
     assert "sigma_w2" in capsys.readouterr().err
     assert main(["theory", "tanh", "--sigma-w2", "1", "--depth", "0"]) == 2
