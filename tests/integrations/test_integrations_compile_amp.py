@@ -1,0 +1,86 @@
+"""The Watcher under torch.compile (values equal eager; the number of graphs stops growing: no recompile
+per step) and under bfloat16 autocast on CPU (statistics of the bfloat16 outputs accumulated in float32:
+equal to a float64 computation on the same outputs, and to a float32 model within bfloat16 precision)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import initlab as il
+
+STATS = ("mean", "std", "abs_mean", "grad_norm", "grad_std", "weight_grad_norm", "update_ratio", "min", "max",
+         "zero_fraction", "positive_fraction")
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
+
+
+def _batches(steps):
+    g = torch.Generator().manual_seed(1)
+    return [torch.randn(32, 8, generator=g) for _ in range(steps)]
+
+
+def _train(model, xs, *, compiled=False, hist_every=2, on_step=None):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with il.watch(model, hist_every=hist_every, bins=8) as w:  # hooks registered before compiling
+        f = torch.compile(model, backend="aot_eager") if compiled else model
+        for s, x in enumerate(xs):
+            opt.zero_grad()
+            f(x).pow(2).mean().backward()
+            opt.step()
+            w.step()
+            if on_step:
+                on_step(s)
+    return w.arrays()
+
+
+def test_compiled_equals_eager_and_stops_recompiling():
+    from torch._dynamo.utils import counters
+
+    xs = _batches(4)
+    eager = _train(_model(), xs)
+    torch._dynamo.reset()
+    compiled = _train(_model(), xs, compiled=True)  # extended steps included (histograms, min/max, ...)
+    assert list(compiled["steps"]) == list(eager["steps"])
+    for k in STATS:
+        np.testing.assert_array_equal(np.isnan(compiled[k]), np.isnan(eager[k]), err_msg=k)
+        np.testing.assert_allclose(compiled[k], eager[k], rtol=1e-5, atol=1e-7, err_msg=k)
+    np.testing.assert_allclose(compiled["hist_counts"], eager["hist_counts"])
+    # core statistics only: the graphs compiled for the first steps serve all later ones
+    torch._dynamo.reset()
+    counters.clear()
+    graphs = {}
+    _train(_model(), _batches(12), compiled=True, hist_every=None,
+           on_step=lambda s: graphs.__setitem__(s, counters["stats"]["unique_graphs"]))
+    assert graphs[3] > 0 and graphs[11] == graphs[3], graphs
+
+
+def test_bfloat16_autocast_statistics_accumulate_in_float32():
+    xs = _batches(3)
+    outs: dict[int, list[torch.Tensor]] = {0: [], 2: []}
+
+    def keep(i):
+        return lambda m, inp, out: outs[i].append(out.detach().clone())
+
+    model = _model()
+    hooks = [model[i].register_forward_hook(keep(i)) for i in outs]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a = _train(model, xs, hist_every=None)
+    for h in hooks:
+        h.remove()
+    ref = _train(_model(), xs, hist_every=None)  # the same run in float32
+    layers = list(a["layers"])
+    for i, ys in outs.items():
+        j = layers.index(str(i))
+        assert all(y.dtype == torch.bfloat16 for y in ys)
+        y64 = [y.double() for y in ys]
+        np.testing.assert_allclose(a["mean"][:, j], [y.mean().item() for y in y64], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a["std"][:, j], [y.std(unbiased=False).item() for y in y64], rtol=1e-5)
+        # at step 0 (same weights; later the runs' weights drift apart) the bfloat16 run is the float32
+        # run to bfloat16 precision (8 bits of mantissa: 2^-8 ≈ 4e-3 per value)
+        for k in ("std", "abs_mean", "grad_norm"):
+            assert a[k][0, j] == pytest.approx(ref[k][0, j], rel=1e-2), k
+    assert np.isfinite(a["grad_norm"]).all() and np.isfinite(a["weight_grad_norm"][:, [0, 2]]).all()
