@@ -116,3 +116,30 @@ def test_bad_findings_argument():
         InitlabCallback(findings="sometimes")
     with pytest.raises(ValueError, match="every"):
         InitlabCallback(every=0)
+
+
+def test_gradient_accumulation_steps_on_optimizer_steps(tmp_path):
+    """accumulate_grad_batches=2: one Watcher step per optimizer step; the two micro-batches are two calls
+    of each module; the weight gradient is the accumulated one (Lightning divides each loss by 2)."""
+    model = Tiny()
+    model0 = copy.deepcopy(model.net)
+    data = _data(n=64, batch=8)
+    cb = InitlabCallback(hist_every=None, findings="never", save=False)
+    trainer = L.Trainer(max_steps=2, accelerator="cpu", devices=1, callbacks=[cb], logger=False,
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                        accumulate_grad_batches=2)
+    trainer.fit(model, data)
+    a = cb.watcher.arrays()
+    assert list(a["steps"]) == [0, 1]
+    assert list(a["layers"]) == ["net.0", "net.1", "net.2", "net.0#1", "net.1#1", "net.2#1"]
+    it = iter(data)
+    (x0, y0), (x1, y1) = next(it), next(it)
+    loss = sum(torch.nn.functional.mse_loss(model0(x), y) / 2 for x, y in ((x0, y0), (x1, y1)))
+    loss.backward()
+    for j, name in ((0, "net.0"), (2, "net.2")):
+        want = model0[j].weight.grad.norm().item()
+        assert a["weight_grad_norm"][0, list(a["layers"]).index(name)] == pytest.approx(want, rel=1e-5)
+    # the second micro-batch's forward statistics are those of the same (not yet updated) weights
+    with torch.no_grad():
+        h = model0[0](x1)
+    assert a["std"][0, 3] == pytest.approx(h.std(unbiased=False).item(), rel=1e-5)
