@@ -1,0 +1,22 @@
+"""``import initlab.integrations.*`` imports none of the frameworks (they are optional extras)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import initlab as il
+
+SRC = Path(il.__file__).resolve().parents[1]
+
+
+def test_modules_import_without_their_frameworks():
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "import initlab.integrations, initlab.integrations.tensorboard, initlab.integrations.lightning, "
+            "initlab.integrations.huggingface\n"
+            "bad = [m for m in ('lightning', 'pytorch_lightning', 'transformers', 'tensorboard', "
+            "'torch.utils.tensorboard', 'accelerate') if m in sys.modules]\n"
+            "print(bad)" % str(SRC))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
