@@ -11,3 +11,5 @@ initlab.integrations`` works without any of them; install the extras ``initlab[t
 from __future__ import annotations
 
 __all__ = ["tensorboard", "lightning", "huggingface"]
+
+FILENAME = "initlab_watch.npz"  # the history the callbacks save next to the logs (``initlab report`` renders it)

@@ -13,7 +13,8 @@ findings are logged (and on the first log that sees a non-finite value), and the
 Steps: the recorded step ``s`` is the ``s``-th optimizer step (0-based); a log row with ``"step": n``
 carries step ``n − 1``. With ``gradient_accumulation_steps = A > 1`` each module runs A times per step and
 its micro-batches are recorded as separate calls (``name``, ``name#1``, …); the Trainer scales the loss
-by 1/A, and so the δ statistics.
+by 1/A, and so the δ statistics. In distributed training only process 0 saves, and its statistics are
+those of its own shard (the ranks are not combined yet).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import logging
 import os
 from typing import Any
 
-from .lightning import FILENAME
+from . import FILENAME
 
 __all__ = ["InitlabCallback", "FILENAME", "LOGGED_STATS"]
 

@@ -25,7 +25,8 @@ micro-batches are recorded as separate calls (layers ``name``, ``name#1``, …, 
 divides the loss by A, so their δ statistics are 1/A of an unaccumulated run's. Under ``16-mixed`` the
 δ statistics (``grad_norm``, ``grad_std``) carry the GradScaler's scale (the weight-gradient norms do
 not); ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
-``trainer.log_every_n_steps`` steps (and at the end).
+``trainer.log_every_n_steps`` steps (and at the end). Under DDP each rank watches its own shard of the
+batch and only rank 0 logs and saves — its shard's statistics: the ranks are not combined yet.
 """
 from __future__ import annotations
 
@@ -33,11 +34,11 @@ import logging
 import os
 from typing import Any
 
+from . import FILENAME
 from .tensorboard import DEFAULT_STATS, log as tb_log
 
 __all__ = ["InitlabCallback", "FILENAME"]
 
-FILENAME = "initlab_watch.npz"
 FINDINGS = ("end", "epoch", "never")
 _log = logging.getLogger("initlab")
 
