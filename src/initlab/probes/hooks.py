@@ -175,6 +175,8 @@ class Recorder:
     def install(self) -> None:
         for spec in self.specs:
             self.handles.append(spec.module.register_forward_hook(self._make_hook(spec)))
+            if self.precise:  # Caffe's bottom diffs: ∂L/∂input through this module alone
+                self.handles.append(spec.module.register_forward_pre_hook(self._make_pre_hook(spec)))
 
     def remove(self) -> None:
         for h in self.handles:
@@ -193,14 +195,45 @@ class Recorder:
         self.hists: list[tuple[tuple[int, int], Tensor]] = []
         self.input_numel: dict[tuple[int, int], int] = {}
         self._positive: dict[int, tuple[Any, int, Tensor]] = {}  # id(output) -> (weakref, version, count)
+        # precise mode: the bottom (input) of each call, for Caffe's backward lines
+        self.bottoms: dict[tuple[int, int], tuple[str | None, int]] = {}  # slot -> (source label, numel)
+        self._tops: dict[int, tuple[Any, int, str]] = {}  # id(output) -> (weakref, version, label)
+        self._pending: dict[int, tuple[list, str | None, int]] = {}  # spec index -> (slot cell, source, numel)
         self._cf = False
 
     def _make_hook(self, spec: ModuleSpec):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            if (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
-                    and (not self.grad_mode_only or torch.is_grad_enabled())):
+            if self._recording():
                 self._forward(spec, args, output)
         return hook
+
+    def _recording(self) -> bool:
+        return (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
+                and (not self.grad_mode_only or torch.is_grad_enabled()))
+
+    def _make_pre_hook(self, spec: ModuleSpec):
+        def pre_hook(module: nn.Module, args: tuple) -> tuple | None:
+            if not (self.backward and self._recording() and args and isinstance(args[0], Tensor)):
+                return None
+            x = args[0]
+            # a net input (a leaf) gets no diff in Caffe (its bottom does not need backward)
+            if not (x.is_floating_point() and x.requires_grad and x.grad_fn is not None):
+                return None
+            top = self._tops.get(id(x))
+            source = top[2] if top is not None and top[0]() is x and top[1] == x._version else None
+            # a fresh alias that only this module consumes: its gradient is this module's share of
+            # ∂L/∂x (what Caffe's split layers give), seen before an in-place module modifies it
+            alias, cell, gen = x.view_as(x), [None], self.gen
+            alias.register_hook(lambda g: self._bottom(cell, gen, g))
+            self._pending[spec.index] = (cell, source, x.numel())
+            return (alias,) + tuple(args[1:])
+        return pre_hook
+
+    def _bottom(self, cell: list, gen: int, g: Tensor) -> None:
+        if gen != self.gen or cell[0] is None or g is None:
+            return
+        self.vals.append(g.detach().to(self.acc).abs().sum())
+        self.keys.append((cell[0], "bl1"))
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -214,6 +247,7 @@ class Recorder:
 
     # --- recording ------------------------------------------------------------------------------
     def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:
+        pending = self._pending.pop(spec.index, None)
         y = first_tensor(output)
         if y is None or not y.is_floating_point() or y.numel() == 0:
             return
@@ -221,6 +255,11 @@ class Recorder:
         self.calls[spec.index] = k + 1
         slot = (spec.index, k)
         self.slots.append(slot)
+        if pending is not None:
+            pending[0][0] = slot
+            self.bottoms[slot] = pending[1:]
+        if self.precise:
+            self._tops[id(y)] = (weakref.ref(y), y._version, spec.name if k == 0 else f"{spec.name}#{k}")
         yd = y.detach()
         if spec.channels_first is None:
             cf = self._cf
@@ -233,14 +272,12 @@ class Recorder:
             yd = yd.to(acc)
             vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
             keys.append((slot, "std"))
-        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass
-            s, sq = S.grad_core(yd, acc)
-            vals += (s, sq)
-            keys += ((slot, "sum"), (slot, "sq"))
+        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass (Σ|y| = n·mean)
+            vals += S.grad_core(yd, acc)
+            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"))
         else:
-            s, sq, l1 = S.core(yd, acc)
-            vals += (s, sq, l1)
-            keys += ((slot, "sum"), (slot, "sq"), (slot, "l1"))
+            vals += S.core(yd, acc)
+            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
         if self.backward and y.requires_grad:
@@ -284,10 +321,9 @@ class Recorder:
     def _backward(self, slot: tuple[int, int], gen: int, g: Tensor) -> None:
         if gen != self.gen or g is None:
             return
-        if self.precise:
+        if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
-            self.vals.append(g.abs().sum())
-            self.keys.append((slot, "gl1"))
-        s, sq = S.grad_core(g, self.acc)
-        self.vals += (s, sq)
-        self.keys += ((slot, "gsum"), (slot, "gsq"))
+            self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
+            self.keys += ((slot, "gl1"), (slot, "gstd"))
+        self.vals += S.grad_core(g, self.acc)
+        self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))

@@ -75,9 +75,18 @@ class Inspection(HTMLReportMixin):
                 "findings": [f.to_dict() for f in self.findings()]}
 
     def caffe(self) -> str:
-        """Caffe ``debug_info`` lines: mean |x| of each layer's output, parameters and their gradients.
+        """Caffe ``debug_info`` lines (``Net::ForwardDebugInfo``/``BackwardDebugInfo``/``Backward``).
 
-        Forward lines in forward order, backward lines in backward order, as Caffe prints them.
+        Every number is asum/count, the mean |·| of a blob, as Caffe prints it (6 significant digits):
+
+        * forward, in forward order: ``[Forward] Layer L, top blob L data:`` the layer's output, then
+          ``param blob 0 data:`` (weight) and ``param blob 1 data:`` (bias);
+        * backward, in backward order: ``[Backward] Layer L, bottom blob B diff:`` ∂L/∂input through
+          this layer alone (B: the probed layer whose output is that input, else ``L.input``; a net
+          input gets no line, as in Caffe, where data blobs need no backward), then ``param blob k
+          diff:`` ∂L/∂W and ∂L/∂b;
+        * ``[Backward] All net params (data, diff): L1 norm = (…); L2 norm = (…)`` over all
+          trainable parameters.
         """
         fmt = lambda v: "nan" if v is None else f"{v:.6g}"  # noqa: E731
         lines = []
@@ -88,13 +97,17 @@ class Inspection(HTMLReportMixin):
             if r.extra.get("bias_abs_mean") is not None:
                 lines.append(f"[Forward] Layer {r.label}, param blob 1 data: {fmt(r.extra['bias_abs_mean'])}")
         for r in reversed(self.layers):
-            if r.grad_abs_mean is None:
-                continue
-            lines.append(f"[Backward] Layer {r.label}, top blob {r.label} diff: {fmt(r.grad_abs_mean)}")
+            if r.extra.get("bottom_diff_abs_mean") is not None:
+                lines.append(f"[Backward] Layer {r.label}, bottom blob {r.extra['bottom_blob']} diff: "
+                             f"{fmt(r.extra['bottom_diff_abs_mean'])}")
             if r.extra.get("weight_grad_abs_mean") is not None:
                 lines.append(f"[Backward] Layer {r.label}, param blob 0 diff: {fmt(r.extra['weight_grad_abs_mean'])}")
             if r.extra.get("bias_grad_abs_mean") is not None:
                 lines.append(f"[Backward] Layer {r.label}, param blob 1 diff: {fmt(r.extra['bias_grad_abs_mean'])}")
+        norms = self.meta.get("net_params")
+        if norms is not None:
+            l1d, l1g, l2d, l2g = (fmt(v) for v in norms)
+            lines.append(f"[Backward] All net params (data, diff): L1 norm = ({l1d}, {l1g}); L2 norm = ({l2d}, {l2g})")
         return "\n".join(lines)
 
     def table(self) -> str:
@@ -282,6 +295,19 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
     return out
 
 
+def _net_param_norms(model: nn.Module) -> tuple[float, float, float, float] | None:
+    """(Σ|θ|, Σ|∂L/∂θ|, ‖θ‖, ‖∂L/∂θ‖) over the trainable parameters (Caffe's ``All net params``)."""
+    ps = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad]
+    if not ps:
+        return None
+    with torch.no_grad():
+        d = [p.detach().double().reshape(-1) for p in ps]
+        g = [(p.grad.detach().double() if p.grad is not None else torch.zeros_like(p, dtype=torch.float64)).reshape(-1)
+             for p in ps]
+        data, diff = torch.cat(d), torch.cat(g)
+        return (float(data.abs().sum()), float(diff.abs().sum()), float(data.norm()), float(diff.norm()))
+
+
 # the raw reduction each derived statistic comes from (present ⇔ recorded, even when NaN)
 _SOURCE = {"mean": "sum", "std": "sum", "abs_mean": "sum", "min": "min", "max": "max", "zero_fraction": "zero",
            "positive_fraction": "pos", "saturated_fraction": "sat", "dead_fraction": "dead",
@@ -308,6 +334,10 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()
+        if "bl1" in r:  # Caffe's bottom diff (precise mode)
+            source, numel = rec.bottoms[slot]
+            ls.extra["bottom_blob"] = source if source is not None else f"{ls.label}.input"
+            ls.extra["bottom_diff_abs_mean"] = r["bl1"] / numel
         for k, v in (param or {}).get(spec.index, {}).items():
             if hasattr(ls, k) and k != "extra":
                 setattr(ls, k, v)
@@ -360,10 +390,11 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
             ran = {sl[0] for sl in rec.slots}
             params = {s.index: _param_stats(s) for s in rec.specs if s.index in ran}
             layers = build_records(rec, values, params, hists)
+            net_params = _net_param_norms(model) if loss_val is not None else None
         finally:
             rec.remove()
     if not layers:
         raise ValueError("none of the model's probed layers ran on these inputs (or their outputs were "
                          "not floating-point tensors)")
     batch = layers[0].batch_size
-    return Inspection(layers, loss_val, kind, batch)
+    return Inspection(layers, loss_val, kind, batch, {"net_params": net_params} if net_params else {})
