@@ -51,6 +51,7 @@ class ModuleSpec:
     fan_in: int | None = None
     fan_out: int | None = None
     nonneg: bool = False  # outputs are never negative (ReLU, sigmoid, softplus): Σ|y| = Σy
+    inplace: bool = False  # the module overwrites its input (``nn.ReLU(inplace=True)``)
     follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
 
     @property
@@ -101,7 +102,8 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             if act is None or act.name == "identity":
                 continue
             kind, cf = "activation", None
-        spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf)
+        spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf,
+                          inplace=getattr(m, "inplace", False) is True)
         if kind in ("linear", "conv"):
             spec.fan_in, spec.fan_out = _fans(spec.weight)
         if act is not None:
@@ -163,6 +165,7 @@ class Recorder:
                 "model has no supported layers to probe (expected nn.Linear, nn.Conv*, norm layers, "
                 f"nn.Embedding or activation modules such as nn.ReLU); found modules: {found}")
         self.bins, self.precise, self.grad_mode_only = bins, precise, grad_mode_only
+        self._inplace = any(sp.inplace for sp in self.specs)
         self.acc = torch.float64 if precise else S.ACC
         self.active = False
         self.extended = False
@@ -175,7 +178,8 @@ class Recorder:
     def install(self) -> None:
         for spec in self.specs:
             self.handles.append(spec.module.register_forward_hook(self._make_hook(spec)))
-            if self.precise:  # Caffe's bottom diffs: ∂L/∂input through this module alone
+            # before the call: Caffe's bottom diffs (precise), and δ hooks an in-place module would lose
+            if self.precise or spec.inplace:
                 self.handles.append(spec.module.register_forward_pre_hook(self._make_pre_hook(spec)))
 
     def remove(self) -> None:
@@ -199,6 +203,8 @@ class Recorder:
         self.bottoms: dict[tuple[int, int], tuple[str | None, int]] = {}  # slot -> (source label, numel)
         self._tops: dict[int, tuple[Any, int, str]] = {}  # id(output) -> (weakref, version, label)
         self._pending: dict[int, tuple[list, str | None, int]] = {}  # spec index -> (slot cell, source, numel)
+        # with in-place modules: id(output) -> (weakref, slot, gen, fired cell) of its δ hook
+        self._grad_hooks: dict[int, tuple[Any, tuple[int, int], int, list]] = {}
         self._cf = False
 
     def _make_hook(self, spec: ModuleSpec):
@@ -216,18 +222,52 @@ class Recorder:
             if not (self.backward and self._recording() and args and isinstance(args[0], Tensor)):
                 return None
             x = args[0]
-            # a net input (a leaf) gets no diff in Caffe (its bottom does not need backward)
-            if not (x.is_floating_point() and x.requires_grad and x.grad_fn is not None):
+            if not (x.is_floating_point() and x.requires_grad):
                 return None
-            top = self._tops.get(id(x))
-            source = top[2] if top is not None and top[0]() is x and top[1] == x._version else None
-            # a fresh alias that only this module consumes: its gradient is this module's share of
-            # ∂L/∂x (what Caffe's split layers give), seen before an in-place module modifies it
-            alias, cell, gen = x.view_as(x), [None], self.gen
-            alias.register_hook(lambda g: self._bottom(cell, gen, g))
-            self._pending[spec.index] = (cell, source, x.numel())
-            return (alias,) + tuple(args[1:])
+            if spec.inplace:
+                self._keep_grad_hook(x)
+            # a net input (a leaf) gets no diff in Caffe (its bottom does not need backward)
+            if self.precise and x.grad_fn is not None:
+                return self._bottom_hook(spec, args)
+            return None
         return pre_hook
+
+    @staticmethod
+    def _pre_inplace_target(x: Tensor) -> Tensor | None:
+        """Where a hook sees ∂L/∂x before an in-place op on x: x itself, or the base of a view of its
+        whole base (an in-place op on a view drops the view's grad_fn, and hooks with it)."""
+        if not x._is_view():
+            return x
+        base = x._base
+        return base if base.numel() == x.numel() and base.requires_grad else None
+
+    def _keep_grad_hook(self, x: Tensor) -> None:
+        """x (a recorded output) is about to be modified in place: move its δ hook off a view."""
+        entry = self._grad_hooks.get(id(x))
+        if entry is None or entry[0]() is not x or not x._is_view():
+            return
+        target = self._pre_inplace_target(x)
+        if target is not None:
+            _, slot, gen, fired = entry
+            target.register_hook(lambda g: self._backward(slot, gen, g, fired))
+
+    def _bottom_hook(self, spec: ModuleSpec, args: tuple) -> tuple | None:
+        x = args[0]
+        top = self._tops.get(id(x))
+        source = top[2] if top is not None and top[0]() is x and top[1] == x._version else None
+        cell, gen = [None], self.gen
+        if spec.inplace:  # the hook must sit on x as it is before the module overwrites it
+            target, out = self._pre_inplace_target(x), None
+            if target is None:
+                return None
+        else:
+            # a fresh alias that only this module consumes: its gradient is this module's share of
+            # ∂L/∂x (what Caffe's split layers give)
+            target = alias = x.view_as(x)
+            out = (alias,)
+        target.register_hook(lambda g: self._bottom(cell, gen, g))
+        self._pending[spec.index] = (cell, source, x.numel())
+        return None if out is None else out + tuple(args[1:])
 
     def _bottom(self, cell: list, gen: int, g: Tensor) -> None:
         if gen != self.gen or cell[0] is None or g is None:
@@ -281,8 +321,10 @@ class Recorder:
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
         if self.backward and y.requires_grad:
-            gen = self.gen
-            y.register_hook(lambda g, slot=slot, gen=gen: self._backward(slot, gen, g))
+            gen, fired = self.gen, [False]
+            y.register_hook(lambda g: self._backward(slot, gen, g, fired))
+            if self._inplace:  # an in-place module may overwrite y next: see _keep_grad_hook
+                self._grad_hooks[id(y)] = (weakref.ref(y), slot, gen, fired)
 
     def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple,
                   y: Tensor | None = None) -> None:
@@ -318,9 +360,10 @@ class Recorder:
                 keys.append((slot, "in_pos"))
                 self.input_numel[slot] = x.numel()
 
-    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor) -> None:
-        if gen != self.gen or g is None:
+    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor, fired: list) -> None:
+        if gen != self.gen or g is None or fired[0]:
             return
+        fired[0] = True
         if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
