@@ -85,3 +85,31 @@ def test_shifted_sums_survive_nonfinite_and_constant_tensors():
     assert a["nonfinite_forward"][1].tolist() == [1.0, 1.0, 1.0]
     (f,) = [f for f in w.findings() if f.kind == "nonfinite"]
     assert f.evidence["step"] == 1
+
+
+def test_shift_plan_follows_the_layers_across_flushes():
+    # after each flush, layers with |mean| ≤ 10·std skip the shift; a layer that drifts to
+    # |mean| ≫ std is caught at the next flush (its unshifted std has lost digits) and shifted again
+    model, x, loss_fn = _sigmoid_net(torch.float32)
+    bias = model[0].bias
+    with torch.no_grad():
+        bias.zero_()  # the Linear's output starts moderate: 0 ± 0.0057
+    ref = []
+    with il.watch(model, hist_every=None, flush_every=2, update_ratio=False) as w:
+        for step in range(8):
+            if step == 4:  # after two flushes (steps 1 and 3): drift to 3 ± 0.0057
+                with torch.no_grad():
+                    bias.fill_(3.0)
+            loss_fn(model(x)).backward()
+            model.zero_grad(set_to_none=True)
+            w.step()
+            ins = il.inspect(model, x, loss_fn=loss_fn)
+            ref.append([(r.std, r.grad_std) for r in ins.layers])
+    a = w.arrays()
+    err = np.abs(a["std"][:, 0] / np.array([r[0][0] for r in ref]) - 1)
+    # steps 4–5 ran unshifted (planned at the flush after step 3) and show it; the flush after
+    # step 5 turned the shift back on
+    assert err[[0, 1, 2, 3, 6, 7]].max() < 1e-3 and err[[4, 5]].max() > 1e-4, err
+    for s in range(8):  # the sigmoid output and every δ have |mean| ≫ std throughout: always shifted
+        assert a["std"][s, 1] == pytest.approx(ref[s][1][0], rel=1e-3)
+        assert a["grad_std"][s].tolist() == pytest.approx([r[1] for r in ref[s]], rel=1e-3)

@@ -173,8 +173,12 @@ def test_flush_every_huge_grows_with_recorded_steps():
         _train(twin, w2, 140, x, y)
     b = w2.arrays()
     assert a["steps"].tolist() == list(range(140)) and len(a["hist_steps"]) == 28
-    for k in ("std", "mean", "grad_norm", "update_ratio", "dead_fraction", "hist_counts"):
+    for k in ("dead_fraction", "hist_counts", "weight_grad_norm", "update_ratio"):
         np.testing.assert_array_equal(a[k], b[k])
+    # b's flushes switched moderate layers to unshifted sums: equal to float32 rounding (of the std)
+    for k in ("std", "grad_norm", "grad_std"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5)
+    assert np.all(np.abs(a["mean"] - b["mean"]) <= 1e-5 * a["std"])
 
 
 def test_every_and_hist_every_and_save_load_round_trip(tmp_path):

@@ -5,8 +5,10 @@ Embedding); a :class:`Recorder` hooks them and, while ``active``, appends for ev
 reductions of :mod:`initlab.probes.stats` to one flat list of 0-d tensors (``vals``) with their
 ``(slot, stat)`` keys, where ``slot = (module index, call index)``. δ = ∂L/∂output comes from a tensor
 hook registered on the output during the forward pass (it sees δ of the value the module returned,
-even when an in-place activation modifies that tensor afterwards). Nothing here reads a value
-back from the device; the owner (:func:`~initlab.probes.inspection.inspect`,
+even when an in-place activation modifies that tensor afterwards; when that output is a view, whose
+hooks an in-place op would drop, a forward pre-hook of the in-place module moves the hook to the
+view's base first). In precise mode (inspection) a forward pre-hook also records Caffe's *bottom
+diff*, ∂L/∂input through this module alone. Nothing here reads a value back from the device; the owner (:func:`~initlab.probes.inspection.inspect`,
 :class:`~initlab.probes.watcher.Watcher`) stacks ``vals`` once per step.
 
 Hooks are always removed by :meth:`Recorder.remove` (the owners call it in ``finally``).
@@ -166,6 +168,10 @@ class Recorder:
                 f"nn.Embedding or activation modules such as nn.ReLU); found modules: {found}")
         self.bins, self.precise, self.grad_mode_only = bins, precise, grad_mode_only
         self._inplace = any(sp.inplace for sp in self.specs)
+        self._scratch_buf: Tensor | None = None  # see _scratch
+        # slots (forward) and (slot, "g") (backward) whose sums may skip the shift: set by the owner
+        # from statistics it has read back (the Watcher: |mean| ≤ 10·std at its last flush)
+        self.unshifted: set = set()
         self.acc = torch.float64 if precise else S.ACC
         self.active = False
         self.extended = False
@@ -187,6 +193,7 @@ class Recorder:
             h.remove()
         self.handles.clear()
         self.active = False
+        self._scratch_buf = None
         self.gen += 1  # gradient hooks still in a live graph become no-ops
 
     def new_frame(self) -> None:
@@ -312,11 +319,12 @@ class Recorder:
             yd = yd.to(acc)
             vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
             keys.append((slot, "std"))
+        shift = slot not in self.unshifted
         if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass (Σ|y| = n·mean)
-            vals += S.grad_core(yd, acc)
+            vals += S.grad_core(yd, acc, self._scratch(yd), shift)
             keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"))
         else:
-            vals += S.core(yd, acc)
+            vals += S.core(yd, acc, self._scratch(yd), shift)
             keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
@@ -360,6 +368,17 @@ class Recorder:
                 keys.append((slot, "in_pos"))
                 self.input_numel[slot] = x.numel()
 
+    def _scratch(self, x: Tensor) -> Tensor | None:
+        """A reused 1-d CPU buffer of x's numel in the accumulation dtype (None elsewhere: the CUDA
+        caching allocator reuses memory already, and its kernels run asynchronously)."""
+        if x.device.type != "cpu" or x.dtype == torch.float64:
+            return None
+        dt = torch.promote_types(x.dtype, self.acc)
+        buf = self._scratch_buf
+        if buf is None or buf.dtype != dt or buf.numel() < x.numel():
+            buf = self._scratch_buf = torch.empty(x.numel(), dtype=dt)
+        return buf[:x.numel()]
+
     def _backward(self, slot: tuple[int, int], gen: int, g: Tensor, fired: list) -> None:
         if gen != self.gen or g is None or fired[0]:
             return
@@ -368,5 +387,5 @@ class Recorder:
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
             self.keys += ((slot, "gl1"), (slot, "gstd"))
-        self.vals += S.grad_core(g, self.acc)
+        self.vals += S.grad_core(g, self.acc, self._scratch(g), (slot, "g") not in self.unshifted)
         self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))

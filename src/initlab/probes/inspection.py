@@ -328,6 +328,7 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         r = raw.get(slot, {})
         d = derive({k: np.float64(v) for k, v in r.items()}, np.float64(n),
                    np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
+        d.pop("grad_mean")  # the Watcher plans its shifts with it; LayerStats has no such field
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
                          spec.activation, units=units, batch_size=batch, **val)

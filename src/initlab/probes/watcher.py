@@ -61,6 +61,7 @@ _RAW = ("shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "min", "max", "zero
 _RI = {k: i for i, k in enumerate(_RAW)}
 UPDATE_ROWS = 64  # ‖ΔW‖/‖W‖ uses at most this many evenly spaced units (rows) per weight
 CHUNK_ROWS = 128  # the device buffer grows by chunks of at most this many rows
+SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std at a flush skips the shift until the next one
 _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
 
 
@@ -321,6 +322,7 @@ class Watcher(HTMLReportMixin):
             st["bias_grad_norm"] = raw["bgrad"]
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
+        self._plan_shifts(st)
         self.store.append(np.array([r[0] for r in self._rows], np.int64),
                           np.array([r[3] for r in self._rows], np.int64), {k: st[k] for k in STATS})
         if self._hrows:
@@ -332,6 +334,21 @@ class Watcher(HTMLReportMixin):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
             self.store.append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
         self._rows, self._hrows = [], []
+
+    def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
+        """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
+        |mean| ≤ ``SHIFT_RATIO``·std on every row just flushed (then mean²/var ≤ 100 and float32 keeps
+        ≥ 5 digits of the variance). Everything starts shifted; a drift shows at the next flush, where
+        an unshifted variance that lost its digits reads as |mean|/std ≳ 10³ and turns the shift on."""
+        def moderate(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+            rec = ~np.isnan(mean)
+            with np.errstate(invalid="ignore"):
+                ok = np.abs(mean) <= SHIFT_RATIO * std  # NaN/inf → False
+            return (ok | ~rec).all(axis=0) & rec.any(axis=0)
+
+        fwd, bwd = moderate(st["mean"], st["std"]), moderate(st["grad_mean"], st["grad_std"])
+        self._rec.unshifted = ({sl for sl, c in self._cols.items() if fwd[c]}
+                               | {(sl, "g") for sl, c in self._cols.items() if bwd[c]})
 
     @property
     def buffer_bytes(self) -> int:
