@@ -168,7 +168,6 @@ class Recorder:
                 f"nn.Embedding or activation modules such as nn.ReLU); found modules: {found}")
         self.bins, self.precise, self.grad_mode_only = bins, precise, grad_mode_only
         self._inplace = any(sp.inplace for sp in self.specs)
-        self._scratch_buf: Tensor | None = None  # see _scratch
         # slots (forward) and (slot, "g") (backward) whose sums may skip the shift: set by the owner
         # from statistics it has read back (the Watcher: |mean| ≤ 10·std at its last flush)
         self.unshifted: set = set()
@@ -193,7 +192,6 @@ class Recorder:
             h.remove()
         self.handles.clear()
         self.active = False
-        self._scratch_buf = None
         self.gen += 1  # gradient hooks still in a live graph become no-ops
 
     def new_frame(self) -> None:
@@ -321,10 +319,10 @@ class Recorder:
             keys.append((slot, "std"))
         shift = slot not in self.unshifted
         if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass (Σ|y| = n·mean)
-            vals += S.grad_core(yd, acc, self._scratch(yd), shift)
+            vals += S.grad_core(yd, acc, shift)
             keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"))
         else:
-            vals += S.core(yd, acc, self._scratch(yd), shift)
+            vals += S.core(yd, acc, shift)
             keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
@@ -368,17 +366,6 @@ class Recorder:
                 keys.append((slot, "in_pos"))
                 self.input_numel[slot] = x.numel()
 
-    def _scratch(self, x: Tensor) -> Tensor | None:
-        """A reused 1-d CPU buffer of x's numel in the accumulation dtype (None elsewhere: the CUDA
-        caching allocator reuses memory already, and its kernels run asynchronously)."""
-        if x.device.type != "cpu" or x.dtype == torch.float64:
-            return None
-        dt = torch.promote_types(x.dtype, self.acc)
-        buf = self._scratch_buf
-        if buf is None or buf.dtype != dt or buf.numel() < x.numel():
-            buf = self._scratch_buf = torch.empty(x.numel(), dtype=dt)
-        return buf[:x.numel()]
-
     def _backward(self, slot: tuple[int, int], gen: int, g: Tensor, fired: list) -> None:
         if gen != self.gen or g is None or fired[0]:
             return
@@ -387,5 +374,5 @@ class Recorder:
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
             self.keys += ((slot, "gl1"), (slot, "gstd"))
-        self.vals += S.grad_core(g, self.acc, self._scratch(g), (slot, "g") not in self.unshifted)
+        self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
         self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))

@@ -15,8 +15,10 @@ r"""Watching training: per-step, per-layer statistics at a few percent of the st
 
 How it stays cheap. Inside the hooks each output tensor is reduced to four numbers (a shift c =
 its first entry, Σ(x − c), Σ(x − c)², Σ|x|) and each δ = ∂L/∂output to three, on the tensor's
-device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`); parameter
-gradients are reduced with one ``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are
+device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`; it costs
+one more pass, so after each flush the layers whose |mean| ≤ ``SHIFT_RATIO``·std skip it until the
+next flush, which would catch a drift and shift again); parameter gradients are reduced with one
+``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are
 stacked and written into one row of a device buffer. Nothing reads a value back (no ``.item()``,
 ``.cpu()``, ``.tolist()``) until ``flush_every`` rows are recorded or the history is read: a *flush*
 then copies the rows to the host once and derives the statistics in float64 into the
@@ -47,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin
+from .buffers import DeviceRows
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
@@ -71,48 +74,6 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}, got {v!r}")
     return v
-
-
-class DeviceRows:
-    """Rows of (columns, depth) float32 values on one device, allocated in chunks as rows are used.
-
-    Row r lives in chunk r // ``chunk``; a chunk is allocated (NaN-filled, asynchronously) the first
-    time one of its rows is asked for, and kept for reuse after :meth:`read`.
-    """
-
-    def __init__(self, columns: int, depth: int, chunk: int, device: torch.device):
-        self.columns, self.depth, self.chunk, self.device = columns, depth, chunk, device
-        self.chunks: list[Tensor] = []
-
-    def row(self, r: int) -> Tensor:
-        """Row r, a (columns, depth) view."""
-        i, j = divmod(r, self.chunk)
-        while len(self.chunks) <= i:
-            self.chunks.append(torch.full((self.chunk, self.columns, self.depth), math.nan,
-                                          dtype=torch.float32, device=self.device))
-        return self.chunks[i][j]
-
-    def widen(self, columns: int) -> None:
-        """At least ``columns`` columns (doubling); new columns are NaN."""
-        if columns <= self.columns:
-            return
-        cap = max(2 * self.columns, columns)
-        for i, c in enumerate(self.chunks):
-            new = c.new_full((self.chunk, cap, self.depth), math.nan)
-            new[:, :self.columns] = c
-            self.chunks[i] = new
-        self.columns = cap
-
-    def read(self, rows: int, columns: int) -> np.ndarray:
-        """The first ``rows`` rows and ``columns`` columns on the host, float64 (one copy back)."""
-        n = -(-rows // self.chunk)
-        parts = [c[:, :columns] for c in self.chunks[:n]]
-        data = parts[0] if n == 1 else torch.cat(parts)
-        return data[:rows].cpu().numpy().astype(np.float64)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(c.numel() * c.element_size() for c in self.chunks)
 
 
 class Watcher(HTMLReportMixin):
