@@ -122,7 +122,10 @@ def histogram(x: Tensor, lo: Tensor, hi: Tensor, bins: int) -> Tensor:
 def _projection(n: int, device: torch.device) -> Tensor:
     # a fixed random direction from a private generator: the global RNG state is never touched
     g = torch.Generator().manual_seed(0x1417 + n)
-    return torch.randn(n, generator=g, dtype=torch.float64).to(device)
+    p = torch.randn(n, generator=g, dtype=torch.float64)
+    if device.type == "cuda":  # pinned + non-blocking: even the first (cache-miss) copy does not sync
+        return p.pin_memory().to(device, non_blocking=True)
+    return p.to(device)
 
 
 def distinct_units(x: Tensor, dim: int) -> Tensor:
