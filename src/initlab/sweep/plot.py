@@ -1,0 +1,248 @@
+r"""Phase diagrams of a sweep: a metric over two config axes (mean over seeds), with the theory drawn over it.
+
+:func:`grid` averages the metric over seeds on each (x, y) cell (its spread — std, min, max — kept);
+:func:`theory_overlay` gives, from :func:`initlab.theory.mean_field`, the critical line χ₁ = 1 and the
+depth curve 6 ξ_c (Schoenholz et al. 2017: deeper than ≈ 6 ξ_c does not train) in the plot's coordinates:
+
+* x/y = ``sigma_w2`` and ``depth``: the critical σ_w² (a line across all depths) and depth = 6 ξ_c(σ_w²);
+* x/y = ``sigma_w2`` and ``sigma_b2``: the critical line σ_w²(σ_b²) and, at a fixed depth, the contour
+  6 ξ_c = depth.
+
+Where ξ_c is infinite (on the critical line; for a positively homogeneous activation at σ_b² = 0, whose
+correlation map has slope 1 at c = 1) the 6 ξ_c curve leaves the plot and its label says that 6 ξ_c does not
+bound the depth there. :func:`draw` writes the PNG (matplotlib, no pyplot state). The PNG lives here, on the
+sweep's floor, because it needs only matplotlib and these numbers; the interactive page is the report's
+(:mod:`initlab.report.sweep_page`), above, and reads the same :class:`Grid` as JSON.
+
+>>> rows = [{"config": {"a": a, "b": b}, "seed": s, "status": "ok", "metrics": {"m": a * b + s}}
+...         for a in (1, 2) for b in (1.0, 3.0) for s in (0, 1)]
+>>> g = grid(rows, "a", "b", "m")
+>>> g.mean.tolist(), g.n.tolist()
+([[1.5, 2.5], [3.5, 6.5]], [[2, 2], [2, 2]])
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["Grid", "grid", "theory_overlay", "draw"]
+
+
+@dataclass
+class Grid:
+    """``mean``/``std``/``lo``/``hi``/``n`` arrays of shape (len(ys), len(xs)); ``context``: the config
+    values shared by every cell (activation, σ_b², …); ``cells[i][j]``: the trial ids of cell (ys[i], xs[j])."""
+
+    x: str
+    y: str
+    metric: str
+    xs: list[Any]
+    ys: list[Any]
+    mean: np.ndarray
+    std: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    n: np.ndarray
+    context: dict[str, Any] = field(default_factory=dict)
+    cells: list[list[list[str]]] = field(default_factory=list)
+    statuses: list[list[dict[str, int]]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        f = lambda a: [[None if not math.isfinite(v) else float(v) for v in row] for row in a.tolist()]  # noqa: E731
+        return {"x": self.x, "y": self.y, "metric": self.metric, "xs": self.xs, "ys": self.ys, "mean": f(self.mean),
+                "std": f(self.std), "lo": f(self.lo), "hi": f(self.hi), "n": self.n.tolist(),
+                "context": self.context, "cells": self.cells, "statuses": self.statuses}
+
+
+def _sorted(values: set) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def grid(rows: list[dict[str, Any]], x: str, y: str, metric: str, *, where: Mapping[str, Any] | None = None) -> Grid:
+    """Average ``metric`` over seeds on the cells of config keys ``x`` × ``y`` (rows: ``result.json``s).
+
+    Rows are filtered by ``where`` (``{key: value}``). Every other config key must hold one value (else
+    ``ValueError`` naming it: choose one with ``where``). A diverged or failed trial, or a missing
+    metric, contributes NaN (the cell's mean is then over the trials that have the metric)."""
+    if not rows:
+        raise ValueError("the sweep has no finished trials yet")
+    keys = set().union(*(r["config"] for r in rows))
+    for k in (x, y):
+        if k not in keys:
+            raise ValueError(f"{k!r} is not a config key of this sweep; valid keys: {sorted(keys)}")
+    metrics = set().union(*(r["metrics"] for r in rows))
+    if metric not in metrics:
+        raise ValueError(f"metric {metric!r} is not recorded by this sweep; valid metrics: {sorted(metrics)}")
+    sel = [r for r in rows if all(r["config"].get(k) == v for k, v in (where or {}).items())]
+    if not sel:
+        raise ValueError(f"no finished trial matches where={dict(where or {})!r}")
+    context = {}
+    for k in sorted(keys - {x, y}):
+        vals = {repr(r["config"].get(k)) for r in sel}
+        if len(vals) > 1:
+            raise ValueError(f"config key {k!r} takes {len(vals)} values ({', '.join(sorted(vals))}); choose one "
+                             f"with where={{{k!r}: ...}} (--where {k}=VALUE)")
+        context[k] = sel[0]["config"].get(k)
+    xs, ys = _sorted({r["config"][x] for r in sel}), _sorted({r["config"][y] for r in sel})
+    vals: dict[tuple[int, int], list[float]] = {}
+    ids: dict[tuple[int, int], list[str]] = {}
+    stat: dict[tuple[int, int], dict[str, int]] = {}
+    for r in sel:
+        key = (ys.index(r["config"][y]), xs.index(r["config"][x]))
+        v = r["metrics"].get(metric)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and r["status"] == "ok"
+        vals.setdefault(key, []).append(float(v) if ok else math.nan)
+        ids.setdefault(key, []).append(r.get("id", ""))
+        s = stat.setdefault(key, {})
+        s[r["status"]] = s.get(r["status"], 0) + 1
+    shape = (len(ys), len(xs))
+    out = {k: np.full(shape, np.nan) for k in ("mean", "std", "lo", "hi")}
+    n = np.zeros(shape, dtype=np.int64)
+    for (i, j), v in vals.items():
+        a = np.asarray(v)
+        a = a[np.isfinite(a)]
+        n[i, j] = len(a)
+        if len(a):
+            out["mean"][i, j], out["std"][i, j] = a.mean(), a.std()
+            out["lo"][i, j], out["hi"][i, j] = a.min(), a.max()
+    cells = [[ids.get((i, j), []) for j in range(len(xs))] for i in range(len(ys))]
+    statuses = [[stat.get((i, j), {}) for j in range(len(xs))] for i in range(len(ys))]
+    return Grid(x, y, metric, xs, ys, out["mean"], out["std"], out["lo"], out["hi"], n, context, cells, statuses)
+
+
+def _mf(act: str, sw: float, sb: float) -> Any:
+    from .. import theory
+
+    return theory.mean_field(act, float(sw), float(sb))
+
+
+def theory_overlay(g: Grid, points: int = 60) -> dict[str, Any]:
+    """The theory in plot coordinates: ``{"lines": [{"label", "x": [...], "y": [...], "style"}], "notes": [...],
+    "phases": [{"label", "x", "y"}]}`` (see the module docstring); ``ValueError`` for other axes."""
+    axes = {g.x, g.y}
+    ctx = g.context
+    act = ctx.get("activation", "tanh")
+    if "sigma_w2" not in axes or not axes & {"depth", "sigma_b2"}:
+        raise ValueError(f"the theory overlay needs axes sigma_w2 and depth, or sigma_w2 and sigma_b2; got {g.x!r} "
+                         f"and {g.y!r}")
+    from .. import theory
+
+    flip = g.x != "sigma_w2"  # theory is computed with sigma_w2 as the abscissa, swapped back at the end
+    other = g.y if not flip else g.x
+    sw_vals = [float(v) for v in g.xs] if not flip else [float(v) for v in g.ys]
+    sw = np.linspace(min(sw_vals), max(sw_vals), points)
+    lines, notes = [], []
+    if other == "depth":
+        sb = float(ctx.get("sigma_b2", 0.0))
+        crit = theory.critical_sigma_w2(act, sb)
+        dmax = max(float(v) for v in (g.ys if not flip else g.xs))
+        lines.append({"label": f"critical line χ₁ = 1 (σ_w² = {crit:.3g})", "x": [crit, crit], "y": [0.0, dmax],
+                      "style": "critical"})
+        depth = []
+        for w in sw:
+            xc = _mf(act, w, sb).xi_c
+            depth.append(6.0 * xc if math.isfinite(xc) else math.inf)
+        lines.append({"label": "6 ξ_c (trainable depth)", "x": sw.tolist(), "y": depth, "style": "depth"})
+        if sb == 0.0 and not any(math.isfinite(d) for d in depth):
+            notes.append(f"{act} at σ_b² = 0: ξ_c = ∞ (no correlation fixed point), 6 ξ_c does not bound the "
+                         f"depth; the gradient depth scale ξ_∇ = −1/ln χ₁ does")
+        phase_y = dmax
+    else:
+        sb_vals = [float(v) for v in (g.ys if not flip else g.xs)]
+        sb = np.linspace(min(sb_vals), max(sb_vals), points)
+        crit = theory.critical_line(act, sb)
+        lines.append({"label": "critical line χ₁ = 1", "x": crit.tolist(), "y": sb.tolist(), "style": "critical"})
+        if "depth" in ctx:
+            pg = theory.phase_grid(act, sw, sb)
+            lines.append({"label": f"6 ξ_c = depth {ctx['depth']}", "contour": 6.0 * np.nan_to_num(pg["xi_c"], nan=np.inf),
+                          "level": float(ctx["depth"]), "x": sw.tolist(), "y": sb.tolist(), "style": "depth"})
+        phase_y = max(sb_vals)
+        crit = float(crit[len(crit) // 2])
+    phases = [{"label": "ordered", "x": min(sw_vals), "y": phase_y, "align": "left"},
+              {"label": "chaotic", "x": max(sw_vals), "y": phase_y, "align": "right"}]
+    out = {"lines": lines, "notes": notes, "phases": phases, "activation": act}
+    if flip:
+        for ln in out["lines"]:
+            ln["x"], ln["y"] = ln["y"], ln["x"]
+            if "contour" in ln:
+                ln["contour"] = np.asarray(ln["contour"]).T
+        for p in out["phases"]:
+            p["x"], p["y"] = p["y"], p["x"]
+    return out
+
+
+def _edges(values: list[Any]) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _numeric(values: list[Any]) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def draw(g: Grid, path: str | os.PathLike, *, overlay: str | None = None, threshold: float | None = None) -> Path:
+    """The heatmap PNG (mean over seeds; cells without a value are grey) with the optional overlay."""
+    from matplotlib.figure import Figure
+
+    if overlay not in (None, "theory"):
+        raise ValueError(f"overlay must be None or 'theory', got {overlay!r}")
+    numeric = _numeric(g.xs) and _numeric(g.ys)
+    fig = Figure(figsize=(7.0, 5.0), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    xe = _edges(g.xs) if numeric else np.arange(len(g.xs) + 1) - 0.5
+    ye = _edges(g.ys) if numeric else np.arange(len(g.ys) + 1) - 0.5
+    ax.set_facecolor("0.85")
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(g.mean), cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax, label=f"{g.metric} (mean over seeds)")
+    if not numeric:
+        ax.set_xticks(range(len(g.xs)), [str(v) for v in g.xs])
+        ax.set_yticks(range(len(g.ys)), [str(v) for v in g.ys])
+    if threshold is not None and numeric and min(len(g.xs), len(g.ys)) > 1:
+        ax.contour(np.asarray(g.xs, float), np.asarray(g.ys, float), np.nan_to_num(g.mean, nan=-np.inf),
+                   levels=[threshold], colors="white", linewidths=1.0, linestyles=":")
+        ax.plot([], [], color="white", ls=":", label=f"{g.metric} = {threshold:g}")
+    if overlay == "theory":
+        if not numeric:
+            raise ValueError("the theory overlay needs numeric axes")
+        th = theory_overlay(g)
+        for ln in th["lines"]:
+            color, ls = ("red", "-") if ln["style"] == "critical" else ("orange", "--")
+            if "contour" in ln:
+                z = np.asarray(ln["contour"], dtype=float)
+                if np.isfinite(z).any() and np.nanmin(z) < ln["level"] < np.nanmax(np.where(np.isinf(z), np.nan, z)):
+                    ax.contour(ln["x"], ln["y"], z, levels=[ln["level"]], colors=color, linestyles=ls)
+                ax.plot([], [], color=color, ls=ls, label=ln["label"])
+            else:
+                ys = np.asarray(ln["y"], float)
+                ax.plot(ln["x"], np.where(np.isfinite(ys), ys, 1e9), color=color, ls=ls, lw=2, label=ln["label"])
+        for p in th["phases"]:
+            ax.text(p["x"], p["y"], f" {p['label']} ", ha=p.get("align", "left"), va="top", color="white",
+                    fontsize=9, fontweight="bold")
+        if th["notes"]:
+            ax.set_title("\n".join(th["notes"]), fontsize=8)
+        ax.set_xlim(xe[0], xe[-1])
+        ax.set_ylim(ye[0], ye[-1])
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    ctx = ", ".join(f"{k}={v}" for k, v in g.context.items() if not isinstance(v, (list, dict)))
+    fig.suptitle(f"{g.metric} over {g.x} × {g.y}" + (f"\n{ctx}" if ctx else ""), fontsize=9)
+    ax.set_xlabel(g.x)
+    ax.set_ylabel(g.y)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from .. import formats
+
+    with formats.atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100, metadata={"Software": None})
+    return path
