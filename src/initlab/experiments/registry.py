@@ -22,6 +22,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import formats
+
 __all__ = ["Experiment", "register", "get", "names", "experiments", "coerce_overrides", "settings"]
 
 _SKIP = {"registry", "runner"}
@@ -80,6 +82,9 @@ def _discover() -> None:
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if not info.name.startswith("_") and info.name not in _SKIP:
             importlib.import_module(f"{pkg.__name__}.{info.name}")
+    # experiments that live on higher floors (the sweep's edge-of-chaos), named by the facade
+    for module in formats.extensions("experiments"):
+        importlib.import_module(module)
     _discovered = True
 
 

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Grid", "grid", "theory_overlay", "draw"]
+__all__ = ["Grid", "grid", "theory_overlay", "figure", "draw"]
 
 
 @dataclass
@@ -192,7 +192,19 @@ def _numeric(values: list[Any]) -> bool:
 
 
 def draw(g: Grid, path: str | os.PathLike, *, overlay: str | None = None, threshold: float | None = None) -> Path:
-    """The heatmap PNG (mean over seeds; cells without a value are grey) with the optional overlay."""
+    """Write :func:`figure` to ``path`` (PNG, or the format its suffix names) atomically."""
+    from .. import formats
+
+    fig = figure(g, overlay=overlay, threshold=threshold)
+    path = Path(path)
+    with formats.atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100, metadata={"Software": None})
+    return path
+
+
+def figure(g: Grid, *, overlay: str | None = None, threshold: float | None = None) -> Any:
+    """The heatmap (mean over seeds; cells without a value are grey) with the optional overlay: a
+    matplotlib Figure (no pyplot state)."""
     from matplotlib.figure import Figure
 
     if overlay not in (None, "theory"):
@@ -239,10 +251,4 @@ def draw(g: Grid, path: str | os.PathLike, *, overlay: str | None = None, thresh
     fig.suptitle(f"{g.metric} over {g.x} × {g.y}" + (f"\n{ctx}" if ctx else ""), fontsize=9)
     ax.set_xlabel(g.x)
     ax.set_ylabel(g.y)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from .. import formats
-
-    with formats.atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100, metadata={"Software": None})
-    return path
+    return fig
