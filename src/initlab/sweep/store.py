@@ -110,7 +110,8 @@ class Store:
             formats.write_bytes(target, data)
         if out["status"] == "failed":
             formats.write_text(d / ERROR, out.get("traceback", ""))
-        formats.write_text(d / TIMING, _dumps({"seconds": out.get("seconds"), "started": out.get("started"), "executor": executor,
+        formats.write_text(d / TIMING, _dumps({"seconds": out.get("seconds"), "started": out.get("started"),
+                                               "cpu_seconds": out.get("cpu_seconds"), "executor": executor,
                                                "host": socket.gethostname(), "versions": formats.versions()}))
         result = {"id": task["id"], "trial": task["trial"], "config": task["config"], "seed": task["seed"],
                   "threads": task["threads"], "quick": task["quick"], "status": out["status"],

@@ -111,7 +111,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     Returns the trial's output plus ``id``, ``seconds`` and, for a failure, ``error`` (``"Type: message"``)
     and ``traceback``.
     """
-    t0, started = time.perf_counter(), time.time()
+    t0, started, cpu = time.perf_counter(), time.time(), time.process_time()
     set_threads(int(task["threads"]))
     trial, config, seed = task["trial"], dict(task["config"]), int(task["seed"])
     try:
@@ -132,6 +132,7 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
             out["metrics"][k] = v.item()
     out["id"] = task["id"]
     out["seconds"], out["started"] = time.perf_counter() - t0, started
+    out["cpu_seconds"] = time.process_time() - cpu
     return out
 
 
