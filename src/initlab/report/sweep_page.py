@@ -75,12 +75,17 @@ def _svg(g: Any, overlay: dict[str, Any] | None) -> str:
         for ln in overlay["lines"]:
             if "contour" in ln:
                 continue  # a contour at one depth: drawn in the PNG only
-            pts = [(x, y) for x, y in zip(ln["x"], ln["y"]) if math.isfinite(x) and math.isfinite(y)
-                   and xe[0] <= x <= xe[-1]]
-            pts = [(x, min(max(y, ye[0]), ye[-1])) for x, y in pts]
-            if len(pts) > 1:
+            d, pen = [], "M"
+            for x, y in zip(ln["x"], ln["y"]):  # pieces inside the plot; the curve leaves it where 6 ξ_c → ∞
+                if not (math.isfinite(x) and xe[0] <= x <= xe[-1]):
+                    continue
+                inside = math.isfinite(y) and ye[0] <= y <= ye[-1]
+                if inside or pen == "L":
+                    d.append(f"{pen}{sx(x):.1f},{sy(min(max(y, ye[0]), ye[-1]) if math.isfinite(y) else ye[-1]):.1f}")
+                pen = "L" if inside else "M"
+            if len(d) > 1:
                 color, dash = ("#D55E00", "") if ln["style"] == "critical" else ("#E69F00", " stroke-dasharray='7 4'")
-                d = " ".join(f"{'M' if k == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for k, (x, y) in enumerate(pts))
+                d = " ".join(d)
                 parts.append(f"<path d='{d}' fill='none' stroke='{color}' stroke-width='2.5'{dash}>"
                              f"<title>{html.escape(ln['label'])}</title></path>")
         for p in overlay["phases"]:

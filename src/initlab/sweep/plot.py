@@ -22,6 +22,7 @@ sweep's floor, because it needs only matplotlib and these numbers; the interacti
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -118,13 +119,14 @@ def grid(rows: list[dict[str, Any]], x: str, y: str, metric: str, *, where: Mapp
     return Grid(x, y, metric, xs, ys, out["mean"], out["std"], out["lo"], out["hi"], n, context, cells, statuses)
 
 
+@functools.lru_cache(maxsize=4096)
 def _mf(act: str, sw: float, sb: float) -> Any:
     from .. import theory
 
     return theory.mean_field(act, float(sw), float(sb))
 
 
-def theory_overlay(g: Grid, points: int = 60) -> dict[str, Any]:
+def theory_overlay(g: Grid, points: int = 32) -> dict[str, Any]:
     """The theory in plot coordinates: ``{"lines": [{"label", "x": [...], "y": [...], "style"}], "notes": [...],
     "phases": [{"label", "x", "y"}]}`` (see the module docstring); ``ValueError`` for other axes."""
     axes = {g.x, g.y}
@@ -144,7 +146,7 @@ def theory_overlay(g: Grid, points: int = 60) -> dict[str, Any]:
         sb = float(ctx.get("sigma_b2", 0.0))
         crit = theory.critical_sigma_w2(act, sb)
         dmax = max(float(v) for v in (g.ys if not flip else g.xs))
-        lines.append({"label": f"critical line χ₁ = 1 (σ_w² = {crit:.3g})", "x": [crit, crit], "y": [0.0, dmax],
+        lines.append({"label": f"critical line χ₁ = 1 (σ_w² = {crit:.3g})", "x": [crit, crit], "y": [0.0, 1e9],
                       "style": "critical"})
         depth = []
         for w in sw:
@@ -247,8 +249,10 @@ def figure(g: Grid, *, overlay: str | None = None, threshold: float | None = Non
         ax.set_ylim(ye[0], ye[-1])
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=8)
+    import textwrap
+
     ctx = ", ".join(f"{k}={v}" for k, v in g.context.items() if not isinstance(v, (list, dict)))
-    fig.suptitle(f"{g.metric} over {g.x} × {g.y}" + (f"\n{ctx}" if ctx else ""), fontsize=9)
+    fig.suptitle("\n".join([f"{g.metric} over {g.x} × {g.y}", *textwrap.wrap(ctx, 100)]), fontsize=9)
     ax.set_xlabel(g.x)
     ax.set_ylabel(g.y)
     return fig
