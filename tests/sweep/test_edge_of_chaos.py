@@ -40,3 +40,18 @@ def test_edge_of_chaos_runs_through_the_sweep_engine(tmp_path):
               "trained": x["status"] == "ok" and x["metrics"]["test_accuracy"] > 0.5} for x in rows]
     assert r.summary["trainable_agreement"]["ours"] == pytest.approx(agreement(cells)["trainable_agreement"])
     assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["depths"] == [1, 3]
+
+
+def test_fits_show_progress_inside_show_progress(capsys):
+    """`initlab run` wraps an experiment in train.show_progress: every fit, quiet ones too, reports its steps."""
+    import torch
+
+    x = torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    with il.train.show_progress("demo"):
+        il.train.fit(torch.nn.Sequential(torch.nn.Linear(2, 2)), (x, y), loss="ce", lr=0.1, steps=30, quiet=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "[demo fit 1] 0/30 steps done, 30 remaining, ETA ?"
+    assert err[-1] == "[demo fit 1] 30/30 steps done, 0 remaining, ETA 0s"
+    il.train.fit(torch.nn.Sequential(torch.nn.Linear(2, 2)), (x, y), loss="ce", lr=0.1, steps=30, quiet=True)
+    assert capsys.readouterr().err == ""  # outside the block a quiet fit prints nothing

@@ -9,6 +9,7 @@ gives the same bytes), ``metrics.csv``, ``history.npz``/``findings.json`` when p
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -28,6 +29,7 @@ from .. import formats
 from ..validate import non_negative_int
 from ..formats import HTMLReportMixin, agrees
 from ..formats import round_number as _round
+from ..train import show_progress
 from .registry import Experiment, get, names
 
 __all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION"]
@@ -209,7 +211,8 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
         # numbers, hence summary.json's bytes, must not depend on the machine's core count
         torch.set_num_threads(1)
         ctx = RunContext(exp, config, seed, quick, tmp, quiet)
-        exp.run(config, ctx)
+        with contextlib.nullcontext() if quiet else show_progress(exp.name):  # a bar per training run
+            exp.run(config, ctx)
         _write(ctx, exp, config)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

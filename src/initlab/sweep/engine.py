@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import formats
+from ..progress import Progress
 from . import executors, trials
-from .progress import Progress
 from .spec import Spec, expand, load
 from .store import RESULTS, SWEEP_JSON, Store, trial_id
 

@@ -1,7 +1,16 @@
-"""Progress of a sweep (or any long loop): a tqdm bar on a terminal, plain lines otherwise, nothing when quiet.
+"""Progress of a long loop — a sweep's trials, an experiment's training steps: a tqdm bar on a terminal,
+plain lines otherwise (``plain=False``: nothing), nothing when quiet. Torch-free, at the bottom of the
+layers, so the training loop, the experiment runner and the sweep show the same bar.
 
 Plain lines (logs, CI) come at most every ``every`` seconds and at the end:
-``[sweep] 12/63 done (0 failed, 1 diverged), 51 remaining, ETA 1m20s``.
+``[sweep] 12/63 trials done (0 failed, 1 diverged), 51 remaining, ETA 1m20s``.
+
+>>> import io
+>>> out = io.StringIO()
+>>> p = Progress(3, label="demo", stream=out, every=0)
+>>> p.update("ok"); p.update("failed"); p.update("ok"); p.close()
+>>> out.getvalue().splitlines()[-1]
+'[demo] 3/3 trials done (1 failed, 0 diverged), 0 remaining, ETA 0s'
 """
 from __future__ import annotations
 
@@ -32,7 +41,7 @@ class Progress:
     """``update(status)`` after each finished item (``"ok"``, ``"diverged"``, ``"failed"``)."""
 
     def __init__(self, total: int, *, done: int = 0, failed: int = 0, label: str = "sweep", quiet: bool = False,
-                 stream: TextIO | None = None, every: float = 5.0, unit: str = "trial"):
+                 stream: TextIO | None = None, every: float = 5.0, unit: str = "trial", plain: bool = True):
         self.total, self.done, self.failed, self.diverged = total, done, failed, 0
         self.label, self.quiet, self.every, self.unit = label, quiet, every, unit
         self.stream = stream or sys.stderr
@@ -46,7 +55,8 @@ class Progress:
             if tqdm is not None:
                 self.bar = tqdm(total=total, initial=done, desc=label, unit=unit, file=self.stream,
                                 dynamic_ncols=True, smoothing=0.1)
-        if not quiet and self.bar is None:
+        self.plain = plain and self.bar is None and not quiet
+        if self.plain:
             self._line(force=True)
 
     def eta(self) -> float | None:
@@ -61,8 +71,9 @@ class Progress:
             return
         self.last = now
         rest = self.total - self.done
-        print(f"[{self.label}] {self.done}/{self.total} {self.unit}s done ({self.failed} failed, {self.diverged} "
-              f"diverged), {rest} remaining, ETA {eta(self.eta()) if rest else '0s'}", file=self.stream, flush=True)
+        counts = f" ({self.failed} failed, {self.diverged} diverged)" if self.unit == "trial" else ""
+        print(f"[{self.label}] {self.done}/{self.total} {self.unit}s done{counts}, {rest} remaining, "
+              f"ETA {eta(self.eta()) if rest else '0s'}", file=self.stream, flush=True)
 
     def update(self, status: str = "ok", n: int = 1) -> None:
         self.done += n
@@ -71,10 +82,20 @@ class Progress:
         if self.quiet:
             return
         if self.bar is not None:
-            self.bar.set_postfix(failed=self.failed, diverged=self.diverged, refresh=False)
+            if self.failed or self.diverged:
+                self.bar.set_postfix(failed=self.failed, diverged=self.diverged, refresh=False)
             self.bar.update(n)
-        else:
+        elif self.plain:
             self._line(force=self.done >= self.total)
+
+    def advance(self, done: int, **postfix: Any) -> None:
+        """Set the count to ``done`` (a training loop's step), with extra numbers for the bar (``loss=…``)."""
+        n, self.done = done - self.done, self.done
+        if n > 0:
+            if self.bar is not None and postfix:
+                self.bar.set_postfix(**{k: f"{v:.4g}" if isinstance(v, float) else v for k, v in postfix.items()},
+                                     refresh=False)
+            self.update("ok", n)
 
     def close(self) -> None:
         if self.bar is not None:
