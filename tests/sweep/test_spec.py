@@ -86,7 +86,7 @@ def test_trials_are_validated_before_anything_runs(tmp_path, spec, words):
 def test_trial_ids_are_stable_and_depend_on_what_changes_the_result():
     s = sw.parse({"trial": "trainability", "seeds": 2, "grid": {"depth": [1, 2]}})
     ids = [t["id"] for t in tasks_of(s)]
-    assert ids == [t["id"] for t in tasks_of(sw.parse(s.to_dict()))] and len(set(ids)) == 4
+    assert ids == [t["id"] for t in tasks_of(sw.load(s.to_dict()))] and len(set(ids)) == 4
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
     p = sw.expand(s)[0]
     v = {"initlab": "1", "torch": "2"}
@@ -95,3 +95,11 @@ def test_trial_ids_are_stable_and_depend_on_what_changes_the_result():
     assert sw.trial_id("trainability", p, 1, False, {**v, "torch": "3"}) != base  # upgrade
     assert sw.trial_id("trainability", sw.Point(dict(reversed(p.config.items())), p.seed), 1, False, v) == base
     assert not math.isnan(float(int(base, 16)))
+
+
+def test_sweep_json_keeps_the_axis_order(tmp_path):
+    d = {"trial": "sweep_test_trials:slow", "grid": {"zeta": [1, 2], "alpha": [3]}, "fixed": {"sleep": 0.0, "b": 1}}
+    s = sw.run(d, tmp_path, workers=0, quiet=True)
+    assert list(s.spec.grid) == ["zeta", "alpha"] and s.spec == sw.parse(d)
+    assert s.table().schema.names[:6] == ["trial_id", "seed", "zeta", "alpha", "sleep", "b"]
+    assert [p.config for p in sw.expand(s.spec)] == [p.config for p in sw.expand(sw.parse(d))]

@@ -100,7 +100,7 @@ class Sweep:
 
     @property
     def spec(self) -> Spec:
-        return load({k: v for k, v in self.meta["spec"].items() if k != "random" or v})
+        return load(self.meta["spec"])
 
     def results(self) -> list[dict[str, Any]]:
         """The finished trials' ``result.json`` contents, in spec order."""

@@ -119,7 +119,9 @@ class Local:
                     for t in reversed(broken):
                         attempts[t["id"]] += 1
                         if attempts[t["id"]] >= 2:
-                            yield t, _failed(t, "WorkerDied: the worker process running this trial died twice")
+                            yield t, _failed(t, "WorkerDied: the worker process running this trial died twice (a "
+                                                "script calling initlab.sweep.run must do so under `if __name__ == "
+                                                "'__main__':`, since workers are spawned and import it)")
                         else:
                             pending.appendleft(t)
                     pool = self._pool()

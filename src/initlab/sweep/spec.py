@@ -68,7 +68,9 @@ class Spec:
         """The resolved spec (lists instead of ranges): what sweep.json records and hashes."""
         return {"trial": self.trial, "seeds": list(self.seeds), "grid": {k: list(v) for k, v in self.grid.items()},
                 "random": dict(self.random), "fixed": dict(self.fixed), "threads": self.threads,
-                "quick": self.quick, "name": self.name}
+                "quick": self.quick, "name": self.name,
+                # JSON files sort keys: the order of the grid axes (expansion) and of the columns, kept here
+                "axes": list(self.grid), "columns": self.keys()}
 
     def keys(self) -> list[str]:
         """Config keys, in column order: grid axes, random keys, fixed keys."""
@@ -228,6 +230,10 @@ def load(spec: "str | os.PathLike | Mapping[str, Any] | Spec") -> Spec:
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, Mapping):
+        if "axes" in spec:  # a resolved spec read back from sweep.json (Spec.to_dict): grid axes in their order
+            axes = list(spec["axes"])
+            spec = {k: v for k, v in spec.items() if k not in ("axes", "columns")}
+            spec["grid"] = {k: spec["grid"][k] for k in axes}
         return parse(spec)
     path = Path(spec)
     if not path.is_file():

@@ -141,9 +141,7 @@ class Store:
 
         meta = self.meta() or {}
         rows = self.results()
-        keys = list(meta.get("spec", {}).get("grid", {})) + [
-            k for k in meta.get("spec", {}).get("random", {}) if k not in ("n", "seed")] + list(
-            meta.get("spec", {}).get("fixed", {}))
+        keys = list(meta.get("spec", {}).get("columns", []))
         tbl = table(rows, keys, {r["id"]: self.seconds(r["id"]) for r in rows})
         with formats.atomic_path(self.root / RESULTS) as tmp:
             pq.write_table(tbl, tmp)
