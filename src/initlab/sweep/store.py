@@ -141,7 +141,9 @@ class Store:
 
         meta = self.meta() or {}
         rows = self.results()
-        keys = list(meta.get("spec", {}).get("columns", []))
+        sp = meta.get("spec", {})
+        keys = list(sp.get("columns") or [*sp.get("grid", {}), *[k for k in sp.get("random", {}) if k not in
+                                                                  ("n", "seed")], *sp.get("fixed", {})])
         tbl = table(rows, keys, {r["id"]: self.seconds(r["id"]) for r in rows})
         with formats.atomic_path(self.root / RESULTS) as tmp:
             pq.write_table(tbl, tmp)
