@@ -3,9 +3,9 @@ hover for the cell's config, mean, seed spread and trial ids, and the theory lin
 
 The page reads the sweep folder (``sweep.json``, the trials' ``result.json``) through
 :class:`initlab.sweep.Sweep`, and the numbers of the heatmap and the overlay from
-:mod:`initlab.sweep.plot` (the same as the PNG's). Everything is inline — the report's stylesheet
-(``assets/report.css``), the SVG, a few lines of script — so the page opens from anywhere, offline, with
-no asset folder beside it.
+:mod:`initlab.sweep.plot` (the same as the PNG's). Everything is inline — the report's page frame and
+stylesheets (:func:`initlab.report.page.page` with ``inline=True``), the SVG, a few lines of script — so the
+page opens from anywhere, offline, with no asset folder beside it (it needs no uPlot: the heatmap is SVG).
 
 >>> import tempfile, initlab.sweep as sw
 >>> d = tempfile.mkdtemp()
@@ -20,21 +20,17 @@ import html
 import json
 import math
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
 from .. import formats
+from .page import page
 
 __all__ = ["write_sweep_page", "render_sweep_page"]
 
 W, H, PAD_L, PAD_B, PAD_T, PAD_R = 640, 440, 70, 50, 20, 20
-
-
-def _css() -> str:
-    return (resources.files("initlab.report") / "assets" / "report.css").read_text(encoding="utf-8")
 
 
 def _viridis(t: float) -> str:
@@ -142,10 +138,7 @@ def render_sweep_page(g: Any, *, overlay: dict[str, Any] | None = None, title: s
             + "</main><div id='tip' style='position:absolute;display:none;background:#fff;border:1px solid #ccc;"
               "padding:6px 8px;font-size:13px;max-width:420px;pointer-events:none'></div>"
             + f"<script type='application/json' id='sweep-data'>{blob}</script><script>{_SCRIPT}</script>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'self' 'unsafe-inline' data:; "
-            "connect-src 'none'\">"
-            f"<title>{html.escape(title or g.metric)}</title><style>{_css()}</style></head><body>{body}</body></html>\n")
+    return page(title or g.metric, body, "", inline=True, script=False)  # the report's frame and styles, inline
 
 
 def write_sweep_page(sweep_dir: str | os.PathLike, x: str, y: str, metric: str, *, overlay: str | None = None,
