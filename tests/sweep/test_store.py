@@ -131,3 +131,20 @@ def test_kill_9_the_driver_then_resume(tmp_path):
         assert a == (tmp_path / "ref" / "trials" / r["id"] / "result.json").read_bytes()
     cols = [c for c in t.schema.names if c != "seconds"]
     assert t.select(cols).to_pylist() == ref.table().select(cols).to_pylist()
+
+
+def test_cli_status_and_errors(tmp_path, capsys):
+    from initlab import cli
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('trial = "sweep_test_trials:flaky"\n[grid]\nx = [1, 2]\n')
+    assert cli.main(["sweep", "run", str(spec), "--out", str(tmp_path / "s"), "--workers", "0"]) == 0
+    assert "2 trials: 1 ok, 0 diverged, 1 failed, 0 missing" in capsys.readouterr().out
+    assert cli.main(["sweep", "status", str(tmp_path / "s"), "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert (st["total"], st["failed"], list(st["errors"].values())) == (2, 1, ["ArithmeticError: trial x=2 fails on purpose"])
+    assert cli.main(["sweep", "status", str(tmp_path / "nope")]) == 2
+    assert "is not a sweep folder" in capsys.readouterr().err
+    spec.write_text('trial = "sweep_test_trials:flaky"\n[grid]\nx = [1, 2, 3]\n')
+    assert cli.main(["sweep", "run", str(spec), "--out", str(tmp_path / "s"), "--workers", "0"]) == 2
+    assert "--extend" in capsys.readouterr().err
