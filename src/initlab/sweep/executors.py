@@ -146,8 +146,14 @@ class Ray:
         if started:
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             if self.address is None and self.workers:
-                kw["num_cpus"] = self.workers * self.threads
-            ray.init(address=self.address, **kw)
+                kw["num_cpus"] = self.workers * self.threads  # when Ray starts here
+            try:
+                ray.init(address=self.address, **kw)
+            except ValueError:  # joined a running Ray, which refuses num_cpus: take its CPUs
+                if "num_cpus" not in kw:
+                    raise
+                del kw["num_cpus"]
+                ray.init(address=self.address, **kw)
         env = {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
         remote = ray.remote(execute).options(num_cpus=self.threads, max_retries=2, runtime_env={"env_vars": env})
         try:
