@@ -2,7 +2,7 @@
 
     python benchmarks/sweep.py [--trials 64] [--steps 40] [--no-ray]
 
-Trials: the built-in ``trainability`` on the 2-D ``circles`` data (width 32, depth 3, ``--steps`` SGD steps,
+Trials: the built-in ``trainability`` on the 2-D ``circles`` data (width 64, depth 4, ``--steps`` SGD steps,
 batch 50, one torch thread), a grid over σ_w² so that every trial is distinct. Printed, measured in one run:
 
 1. ``--trials`` trials with 1 vs 2 local workers (``initlab.sweep.run(workers=1|2)``, wall time including
@@ -10,6 +10,7 @@ batch 50, one torch thread), a grid over σ_w² so that every trial is distinct.
 2. Per-trial overhead of the Ray executor over the process pool: with one worker, the gap between one
    trial's end and the next trial's start on that worker (the dispatch round trip: driver, queue,
    store write), median over the trials, Ray minus pool (goal ≤ 50 ms).
+   The trials' CPU time over wall time × workers shows how much of the machine the workers got.
 3. Time from ``initlab sweep run`` (a fresh process) to the first trial's start (from the trials'
    ``timing.json``), local and with ``--ray`` starting a local Ray (goals ≤ 5 s, ≤ 10 s).
 
@@ -33,7 +34,7 @@ import initlab.sweep as sw
 def spec(n: int, steps: int) -> dict:
     return {"trial": "trainability", "seeds": [0],
             "grid": {"sigma_w2": [round(1.0 + 2.0 * i / max(1, n - 1), 6) for i in range(n)]},
-            "fixed": {"dataset": "circles", "width": 32, "depth": 3, "steps": steps, "batch_size": 50}}
+            "fixed": {"dataset": "circles", "width": 64, "depth": 4, "steps": steps, "batch_size": 50}}
 
 
 def timings(d: Path) -> list[dict]:
@@ -55,7 +56,7 @@ def first_start(cmd: list[str], d: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="initlab-bench-sweep-"))
@@ -65,8 +66,11 @@ def main() -> None:
         t0 = time.perf_counter()
         sw.run(s, root / f"pool{w}", workers=w, quiet=True)
         wall[w] = time.perf_counter() - t0
+    cpu = {w: sum(t.get("cpu_seconds") or 0.0 for t in timings(root / f"pool{w}")) for w in (1, 2)}
     print(f"1. {args.trials} trials: 1 worker {wall[1]:.1f} s, 2 workers {wall[2]:.1f} s: "
-          f"speed-up {wall[1] / wall[2]:.2f}x (goal >= 1.8x on 2 cores)")
+          f"speed-up {wall[1] / wall[2]:.2f}x (goal >= 1.8x on 2 cores); trials' CPU time / (wall x workers): "
+          f"{cpu[1] / wall[1]:.2f} and {cpu[2] / (2 * wall[2]):.2f} (below 1: the workers waited for a core or "
+          f"for the pool to start)")
     small = spec(24, args.steps)
     pool_gap = statistics.median(gaps(root / "pool1"))
     line = f"2. dispatch gap per trial, 1 worker: pool {1e3 * pool_gap:.1f} ms"

@@ -17,3 +17,8 @@ def flaky(config: dict, seed: int) -> dict:
     if config["x"] == 2:
         raise ArithmeticError(f"trial x={config['x']} fails on purpose")
     return {"status": "diverged" if config["x"] == 3 else "ok", "metrics": {"value": float(config["x"])}}
+
+
+def escapes(config: dict, seed: int) -> dict:
+    """Returns a file outside its folder: a failed trial, not a broken sweep."""
+    return {"status": "ok", "metrics": {}, "files": {"../../outside.txt": b"no"}}

@@ -148,3 +148,10 @@ def test_cli_status_and_errors(tmp_path, capsys):
     spec.write_text('trial = "sweep_test_trials:flaky"\n[grid]\nx = [1, 2, 3]\n')
     assert cli.main(["sweep", "run", str(spec), "--out", str(tmp_path / "s"), "--workers", "0"]) == 2
     assert "--extend" in capsys.readouterr().err
+
+
+def test_a_trial_writing_outside_its_folder_fails_alone(tmp_path):
+    s = sw.run({"trial": "sweep_test_trials:escapes", "grid": {"x": [1]}}, tmp_path / "s", workers=0, quiet=True)
+    (err,) = s.status()["errors"].values()
+    assert err.startswith("TypeError") and "'../../outside.txt'" in err
+    assert not (tmp_path / "outside.txt").exists()

@@ -101,6 +101,12 @@ def _check_output(out: Any, trial: str) -> dict[str, Any]:
     for k, v in out["metrics"].items():
         if not (v is None or isinstance(v, (int, float, str))):
             raise TypeError(f"metric {k!r} of trial {trial!r} must be a number, string or None, got {v!r:.80}")
+    for rel, data in (out.get("files") or {}).items():
+        parts = Path(rel).parts
+        if not isinstance(data, bytes) or not parts or Path(rel).is_absolute() or ".." in parts or rel in (
+                "result.json", "timing.json", "error.txt"):
+            raise TypeError(f"trial {trial!r} returned file {rel!r}: files must map relative paths inside the trial "
+                            f"folder (not result.json, timing.json, error.txt) to bytes")
     return {"status": out["status"], "metrics": dict(out["metrics"]), "info": dict(out.get("info") or {}),
             "files": dict(out.get("files") or {})}
 
