@@ -17,7 +17,9 @@ The experiment lives on the sweep's floor (it runs a sweep, and ``experiments`` 
 registers with :func:`initlab.experiments.register`, and the package facade names this module to the
 registry (:func:`initlab.formats.register_extension`), so ``initlab run edge-of-chaos`` finds it.
 
-``metrics.csv`` holds one row per cell: step = depth, variant = ``sigma_w2=…``, test accuracy.
+``metrics.csv`` holds one row per cell: step = depth, variant = ``sigma_w2=…``, test accuracy; ``arrays.npz``
+the heatmap (``phase/…``) and the theory lines (``theory/…``) that ``experiments/figures/edge_of_chaos.py``
+draws (``initlab report RUN --redraw`` redraws it without rerunning the sweep).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..experiments import RunContext, register
+from ..experiments.figures.phase import overlay_arrays
 from . import engine, plot
 
 SOURCE = "Schoenholz et al. 2017, Deep Information Propagation, Fig. 5: trainable iff depth < ~6 xi_c"
@@ -115,7 +118,7 @@ def agreement(cells: list[dict[str, Any]]) -> dict[str, Any]:
               "critical_sigma_w2": "σ_w² on the critical line χ₁ = 1 at this σ_b² (mean-field theory)",
               "failed_trials": "trials that raised (recorded in the sweep folder, not counted as cells)",
           })
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     from .. import theory
 
     spec = {"trial": "trainability", "seeds": [ctx.seed + i for i in range(cfg.seeds)], "name": "edge-of-chaos",
@@ -142,7 +145,9 @@ def run(cfg: Config, ctx: RunContext) -> None:
     ctx.summary("failed_trials", len(rows) - len(ok_rows))
     for c in cells:
         ctx.metric(c["depth"], f"sigma_w2={c['sigma_w2']:g}", "test", "accuracy", c["accuracy"])
-    g = sweep.grid("sigma_w2", "depth", "test_accuracy")
-    ctx.figure("phase-diagram", plot.figure(g, overlay="theory", threshold=cfg.threshold))
+    g = sweep.grid("sigma_w2", "depth", "test_accuracy")  # the figure's data (figures/edge_of_chaos.py)
+    ctx.arrays("phase", {"sigma_w2": np.asarray(g.xs, float), "depth": np.asarray(g.ys, float),
+                         "test_accuracy": g.mean, "test_accuracy_std": g.std})
+    ctx.arrays("theory", overlay_arrays(plot.theory_overlay(g)))
     ctx.log(f"agreement with 6 xi_c: {scores['trainable_agreement']:.3f} over {scores['cells']} cells "
             f"(depth-only rule: {scores['agreement_depth_only']:.3f})")

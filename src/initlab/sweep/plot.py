@@ -10,9 +10,10 @@ depth curve 6 ξ_c (Schoenholz et al. 2017: deeper than ≈ 6 ξ_c does not trai
 
 Where ξ_c is infinite (on the critical line; for a positively homogeneous activation at σ_b² = 0, whose
 correlation map has slope 1 at c = 1) the 6 ξ_c curve leaves the plot and its label says that 6 ξ_c does not
-bound the depth there. :func:`draw` writes the PNG (matplotlib, no pyplot state). The PNG lives here, on the
-sweep's floor, because it needs only matplotlib and these numbers; the interactive page is the report's
-(:mod:`initlab.report.sweep_page`), above, and reads the same :class:`Grid` as JSON.
+bound the depth there. :func:`draw` writes the PNG: the numbers come from here (the theory is below the
+sweep), the drawing from :func:`initlab.experiments.figures.phase.heatmap` (numpy and matplotlib only), which
+also redraws the ``edge-of-chaos`` run from its files. The interactive page is the report's
+(:mod:`initlab.report.sweep_page`, on the floor above), and reads the same :class:`Grid`.
 
 >>> rows = [{"config": {"a": a, "b": b}, "seed": s, "status": "ok", "metrics": {"m": a * b + s}}
 ...         for a in (1, 2) for b in (1.0, 3.0) for s in (0, 1)]
@@ -181,18 +182,6 @@ def theory_overlay(g: Grid, points: int = 32) -> dict[str, Any]:
     return out
 
 
-def _edges(values: list[Any]) -> np.ndarray:
-    v = np.asarray(values, dtype=float)
-    if len(v) == 1:
-        return np.array([v[0] - 0.5, v[0] + 0.5])
-    mid = (v[1:] + v[:-1]) / 2
-    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
-
-
-def _numeric(values: list[Any]) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
 def draw(g: Grid, path: str | os.PathLike, *, overlay: str | None = None, threshold: float | None = None) -> Path:
     """Write :func:`figure` to ``path`` (PNG, or the format its suffix names) atomically."""
     from .. import formats
@@ -206,53 +195,11 @@ def draw(g: Grid, path: str | os.PathLike, *, overlay: str | None = None, thresh
 
 def figure(g: Grid, *, overlay: str | None = None, threshold: float | None = None) -> Any:
     """The heatmap (mean over seeds; cells without a value are grey) with the optional overlay: a
-    matplotlib Figure (no pyplot state)."""
-    from matplotlib.figure import Figure
+    matplotlib Figure (:func:`initlab.experiments.figures.phase.heatmap`)."""
+    from ..experiments.figures.phase import heatmap
 
     if overlay not in (None, "theory"):
         raise ValueError(f"overlay must be None or 'theory', got {overlay!r}")
-    numeric = _numeric(g.xs) and _numeric(g.ys)
-    fig = Figure(figsize=(7.0, 5.0), layout="constrained")
-    ax = fig.add_subplot(1, 1, 1)
-    xe = _edges(g.xs) if numeric else np.arange(len(g.xs) + 1) - 0.5
-    ye = _edges(g.ys) if numeric else np.arange(len(g.ys) + 1) - 0.5
-    ax.set_facecolor("0.85")
-    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(g.mean), cmap="viridis", shading="flat")
-    fig.colorbar(mesh, ax=ax, label=f"{g.metric} (mean over seeds)")
-    if not numeric:
-        ax.set_xticks(range(len(g.xs)), [str(v) for v in g.xs])
-        ax.set_yticks(range(len(g.ys)), [str(v) for v in g.ys])
-    if threshold is not None and numeric and min(len(g.xs), len(g.ys)) > 1:
-        ax.contour(np.asarray(g.xs, float), np.asarray(g.ys, float), np.nan_to_num(g.mean, nan=-np.inf),
-                   levels=[threshold], colors="white", linewidths=1.0, linestyles=":")
-        ax.plot([], [], color="white", ls=":", label=f"{g.metric} = {threshold:g}")
-    if overlay == "theory":
-        if not numeric:
-            raise ValueError("the theory overlay needs numeric axes")
-        th = theory_overlay(g)
-        for ln in th["lines"]:
-            color, ls = ("red", "-") if ln["style"] == "critical" else ("orange", "--")
-            if "contour" in ln:
-                z = np.asarray(ln["contour"], dtype=float)
-                if np.isfinite(z).any() and np.nanmin(z) < ln["level"] < np.nanmax(np.where(np.isinf(z), np.nan, z)):
-                    ax.contour(ln["x"], ln["y"], z, levels=[ln["level"]], colors=color, linestyles=ls)
-                ax.plot([], [], color=color, ls=ls, label=ln["label"])
-            else:
-                ys = np.asarray(ln["y"], float)
-                ax.plot(ln["x"], np.where(np.isfinite(ys), ys, 1e9), color=color, ls=ls, lw=2, label=ln["label"])
-        for p in th["phases"]:
-            ax.text(p["x"], p["y"], f" {p['label']} ", ha=p.get("align", "left"), va="top", color="white",
-                    fontsize=9, fontweight="bold")
-        if th["notes"]:
-            ax.set_title("\n".join(th["notes"]), fontsize=8)
-        ax.set_xlim(xe[0], xe[-1])
-        ax.set_ylim(ye[0], ye[-1])
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="lower right", fontsize=8)
-    import textwrap
-
-    ctx = ", ".join(f"{k}={v}" for k, v in g.context.items() if not isinstance(v, (list, dict)))
-    fig.suptitle("\n".join([f"{g.metric} over {g.x} × {g.y}", *textwrap.wrap(ctx, 100)]), fontsize=9)
-    ax.set_xlabel(g.x)
-    ax.set_ylabel(g.y)
-    return fig
+    th = theory_overlay(g) if overlay == "theory" else None
+    return heatmap(g.xs, g.ys, g.mean, x=g.x, y=g.y, metric=g.metric, context=g.context, overlay=th,
+                   threshold=threshold)
