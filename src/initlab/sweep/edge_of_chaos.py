@@ -79,7 +79,7 @@ def agreement(cells: list[dict[str, Any]]) -> dict[str, Any]:
     >>> cells = [{"depth": d, "xi_c": 5.0, "trained": d < 30} for d in (10, 20, 40, 80)]
     >>> a = agreement(cells)
     >>> a["trainable_agreement"], a["agreement_depth_only"], a["cells_near_boundary"]
-    (1.0, 1.0, 3)
+    (1.0, 1.0, 2)
     """
     if not cells:
         raise ValueError("no finished cells to score")
