@@ -20,6 +20,7 @@ COMMANDS = (
     "initlab.cli.theory",
     "initlab.cli.report",
     "initlab.cli.sweep",
+    "initlab.cli.playground",
 )
 
 
