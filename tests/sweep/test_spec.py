@@ -1,11 +1,16 @@
 """Spec parsing, grid expansion and validation (initlab.sweep.spec, trials.validate)."""
 import itertools
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import initlab.sweep as sw
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # sweep_test_trials; spawned workers inherit sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 from initlab.sweep import spec as specmod
 from initlab.sweep.engine import tasks_of
 

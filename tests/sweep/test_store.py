@@ -12,6 +12,9 @@ import pytest
 
 import initlab.sweep as sw
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # sweep_test_trials; spawned workers inherit sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 HERE = Path(__file__).resolve().parent
 SRC = Path(sw.__file__).resolve().parents[2]
 
