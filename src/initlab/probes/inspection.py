@@ -38,8 +38,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..formats import HTMLReportMixin
+from ..structure import CONV_LAYERS
 from .findings import Finding, Thresholds, diagnose
-from .hooks import ModuleSpec, Recorder, first_tensor
+from .caffe import debug_info, net_param_norms
+from .hooks import ModuleSpec, Recorder
+from .output import LogitStats, logit_stats, model_output
+from .transformer import TransformerProbes, transformer_table
+from .transformer_findings import diagnose_transformer
 from .records import LayerStats, finite, layer_stats
 from .stats import derive, sign_coherence
 
@@ -58,6 +63,12 @@ class Inspection(HTMLReportMixin):
     loss_kind: str = "none"
     batch_size: int | None = None
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    # transformers (additive): the residual stream per block call, attention per call, the output
+    # logits, and what could not be seen (see initlab.probes.transformer)
+    blocks: list = field(default_factory=list, repr=False)
+    attention: list = field(default_factory=list, repr=False)
+    logits: LogitStats | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)
 
     def __getitem__(self, label: str) -> LayerStats:
         for r in self.layers:
@@ -66,49 +77,21 @@ class Inspection(HTMLReportMixin):
         raise KeyError(f"no layer {label!r}; layers: {[r.label for r in self.layers]}")
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None) -> list[Finding]:
-        """The diagnosis of these statistics (see :mod:`initlab.probes.findings`)."""
-        return diagnose(self.layers, thresholds)
+        """The diagnosis of these statistics (see :mod:`initlab.probes.findings` and, for the residual
+        stream, attention and logits, :mod:`initlab.probes.transformer_findings`)."""
+        return diagnose(self.layers, thresholds) + diagnose_transformer(self, thresholds)
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "loss_kind": self.loss_kind, "batch_size": self.batch_size,
                 "layers": [r.to_dict() for r in self.layers],
-                "findings": [f.to_dict() for f in self.findings()]}
+                "findings": [f.to_dict() for f in self.findings()],
+                "blocks": [b.to_dict() for b in self.blocks], "attention": [a.to_dict() for a in self.attention],
+                "logits": None if self.logits is None else self.logits.to_dict(), "notes": list(self.notes)}
 
     def caffe(self) -> str:
-        """Caffe ``debug_info`` lines (``Net::ForwardDebugInfo``/``BackwardDebugInfo``/``Backward``).
-
-        Every number is asum/count, the mean |·| of a blob, as Caffe prints it (6 significant digits):
-
-        * forward, in forward order: ``[Forward] Layer L, top blob L data:`` the layer's output, then
-          ``param blob 0 data:`` (weight) and ``param blob 1 data:`` (bias);
-        * backward, in backward order: ``[Backward] Layer L, bottom blob B diff:`` ∂L/∂input through
-          this layer alone (B: the probed layer whose output is that input, else ``L.input``; a net
-          input gets no line, as in Caffe, where data blobs need no backward), then ``param blob k
-          diff:`` ∂L/∂W and ∂L/∂b;
-        * ``[Backward] All net params (data, diff): L1 norm = (…); L2 norm = (…)`` over all
-          trainable parameters.
-        """
-        fmt = lambda v: "nan" if v is None else f"{v:.6g}"  # noqa: E731
-        lines = []
-        for r in self.layers:
-            lines.append(f"[Forward] Layer {r.label}, top blob {r.label} data: {fmt(r.abs_mean)}")
-            if r.weight_abs_mean is not None:
-                lines.append(f"[Forward] Layer {r.label}, param blob 0 data: {fmt(r.weight_abs_mean)}")
-            if r.extra.get("bias_abs_mean") is not None:
-                lines.append(f"[Forward] Layer {r.label}, param blob 1 data: {fmt(r.extra['bias_abs_mean'])}")
-        for r in reversed(self.layers):
-            if r.extra.get("bottom_diff_abs_mean") is not None:
-                lines.append(f"[Backward] Layer {r.label}, bottom blob {r.extra['bottom_blob']} diff: "
-                             f"{fmt(r.extra['bottom_diff_abs_mean'])}")
-            if r.extra.get("weight_grad_abs_mean") is not None:
-                lines.append(f"[Backward] Layer {r.label}, param blob 0 diff: {fmt(r.extra['weight_grad_abs_mean'])}")
-            if r.extra.get("bias_grad_abs_mean") is not None:
-                lines.append(f"[Backward] Layer {r.label}, param blob 1 diff: {fmt(r.extra['bias_grad_abs_mean'])}")
-        norms = self.meta.get("net_params")
-        if norms is not None:
-            l1d, l1g, l2d, l2g = (fmt(v) for v in norms)
-            lines.append(f"[Backward] All net params (data, diff): L1 norm = ({l1d}, {l1g}); L2 norm = ({l2d}, {l2g})")
-        return "\n".join(lines)
+        """Caffe ``debug_info`` lines (:func:`initlab.probes.caffe.debug_info`): top data, bottom and
+        param diffs (asum/count), and the net's parameter norms."""
+        return debug_info(self.layers, self.meta.get("net_params"))
 
     def table(self) -> str:
         """A fixed-width table: one row per layer call."""
@@ -129,7 +112,9 @@ class Inspection(HTMLReportMixin):
         line = lambda cells: "  ".join(c.rjust(w) if j >= 5 else c.ljust(w)  # noqa: E731
                                        for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
         title = f"loss ({self.loss_kind}) = {f(self.loss, '.6g')}, batch = {self.batch_size}"
-        return "\n".join([title, line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+        extra = transformer_table(self.blocks, self.attention, self.logits, self.notes)
+        return "\n".join([title, line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
+                         + (["", extra] if extra else []))
 
     def __str__(self) -> str:
         return self.table()
@@ -197,7 +182,7 @@ def expected_input(specs: list[ModuleSpec]) -> str:
         m = s.module
         if isinstance(m, nn.Linear):
             return f"inputs whose last dimension is in_features={m.in_features} (first layer {s.name}: {m})"
-        if isinstance(m, nn.modules.conv._ConvNd):
+        if isinstance(m, CONV_LAYERS):
             dims = len(m.kernel_size)
             spatial = ", ".join("HWD"[:dims]) if dims > 1 else "L"
             return (f"inputs of shape (batch, in_channels={m.in_channels}, {spatial}) "
@@ -207,8 +192,11 @@ def expected_input(specs: list[ModuleSpec]) -> str:
     return "inputs the model's forward accepts"
 
 
-def _loss(y: Tensor | None, targets: Any, loss_fn: Any) -> tuple[Tensor | None, str]:
+def _loss(y: Tensor | None, targets: Any, loss_fn: Any, model_loss: Any = None) -> tuple[Tensor | None, str]:
     kind = loss_fn if isinstance(loss_fn, str) or loss_fn is None else "custom"
+    if (kind is None or kind == "auto") and targets is None and isinstance(model_loss, Tensor) \
+            and model_loss.numel() == 1:
+        return model_loss.reshape(()), "model"  # a Hugging Face model given labels returns its loss
     if kind is None or kind == "auto":
         if targets is None:
             kind = "probe"
@@ -262,7 +250,7 @@ def attach_activations(layers: list[LayerStats]) -> None:
             continue
         for nxt in layers[i + 1:]:
             if nxt.kind == "activation":
-                r.activation = nxt.activation
+                r.activation, r.activation_spec = nxt.activation, nxt.activation_spec
                 break
             if nxt.kind in ("linear", "conv"):
                 break
@@ -277,8 +265,11 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
             wd = w.detach().double()
             out["weight_std"] = float(wd.std(correction=0)) if wd.numel() > 1 else 0.0
             out["weight_abs_mean"] = float(wd.abs().mean())
+            if spec.transposed:  # Hugging Face Conv1D stores (in, out): statistics in torch's layout
+                wd = wd.t()
             if w.grad is not None:
                 gd = w.grad.detach().double()
+                gd = gd.t() if spec.transposed else gd
                 gn, wn = float(gd.norm()), float(wd.norm())
                 out["weight_grad_norm"] = gn
                 out["grad_weight_ratio"] = gn / wn if wn > 0 else (math.inf if gn > 0 else math.nan)
@@ -289,23 +280,11 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
             bd = b.detach().double()
             out["bias_std"] = float(bd.std(correction=0)) if bd.numel() > 1 else 0.0
             out["bias_abs_mean"] = float(bd.abs().mean())
+            out["bias_mean"] = float(bd.mean())
             if b.grad is not None:
                 out["bias_grad_norm"] = float(b.grad.detach().double().norm())
                 out["bias_grad_abs_mean"] = float(b.grad.detach().double().abs().mean())
     return out
-
-
-def _net_param_norms(model: nn.Module) -> tuple[float, float, float, float] | None:
-    """(Σ|θ|, Σ|∂L/∂θ|, ‖θ‖, ‖∂L/∂θ‖) over the trainable parameters (Caffe's ``All net params``)."""
-    ps = [p for p in dict.fromkeys(model.parameters()) if p.requires_grad]
-    if not ps:
-        return None
-    with torch.no_grad():
-        d = [p.detach().double().reshape(-1) for p in ps]
-        g = [(p.grad.detach().double() if p.grad is not None else torch.zeros_like(p, dtype=torch.float64)).reshape(-1)
-             for p in ps]
-        data, diff = torch.cat(d), torch.cat(g)
-        return (float(data.abs().sum()), float(diff.abs().sum()), float(data.norm()), float(diff.norm()))
 
 
 # the raw reduction each derived statistic comes from (present ⇔ recorded, even when NaN)
@@ -331,7 +310,8 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         d.pop("grad_mean")  # the Watcher plans its shifts with it; LayerStats has no such field
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
-                         spec.activation, units=units, batch_size=batch, **val)
+                         spec.activation, activation_spec=spec.activation_spec, units=units, batch_size=batch,
+                         **val)
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()
@@ -369,33 +349,40 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
     """
     rec = Recorder(model, bins=bins, saturation_margin=saturation_margin, precise=True)
     args, kwargs = _call_args(inputs)
-    loss_val, kind = None, "none"
+    loss_val, kind, logits = None, "none", None
     with _preserved(model):
         rec.install()
         rec.active = rec.extended = True
+        tp = TransformerProbes(model)
         try:
             with torch.enable_grad(), rec.exclusive():  # a Watcher on this model ignores this pass
-                try:
-                    out = model(*args, **kwargs)
-                except Exception as e:
-                    raise ValueError(f"the model rejected inputs of shape {_shape_of(inputs)}; it expects "
-                                     f"{expected_input(rec.specs)}. The error was: {type(e).__name__}: {e}") from e
-                loss, kind = _loss(first_tensor(out), targets, loss_fn)
+                with tp:
+                    try:
+                        out = model(*args, **kwargs)
+                    except Exception as e:
+                        raise ValueError(f"the model rejected inputs of shape {_shape_of(inputs)}; it expects "
+                                         f"{expected_input(rec.specs)}. The error was: {type(e).__name__}: {e}") from e
+                y, source = model_output(out)
+                loss, kind = _loss(y, targets, loss_fn, getattr(out, "loss", None))
+                if y is not None and y.is_floating_point() and y.dim() >= 2 and (source == "logits" or kind == "ce"):
+                    logits = logit_stats(y, -1 if source == "logits" or y.dim() == 2 else 1, source)
                 if loss is not None:
                     loss_val = float(loss.detach())
                     if loss.requires_grad:
                         loss.backward()
+            tp.collect()
             rec.active = False
             values = torch.stack([v.to(torch.float64) for v in rec.vals]).cpu().tolist() if rec.vals else []
             hists = {slot: h.cpu().tolist() for slot, h in rec.hists}
             ran = {sl[0] for sl in rec.slots}
             params = {s.index: _param_stats(s) for s in rec.specs if s.index in ran}
             layers = build_records(rec, values, params, hists)
-            net_params = _net_param_norms(model) if loss_val is not None else None
+            net_params = net_param_norms(model) if loss_val is not None else None
         finally:
             rec.remove()
     if not layers:
         raise ValueError("none of the model's probed layers ran on these inputs (or their outputs were "
                          "not floating-point tensors)")
     batch = layers[0].batch_size
-    return Inspection(layers, loss_val, kind, batch, {"net_params": net_params} if net_params else {})
+    return Inspection(layers, loss_val, kind, batch, {"net_params": net_params} if net_params else {},
+                      blocks=tp.blocks, attention=tp.attention, logits=logits, notes=tp.notes)
