@@ -50,7 +50,7 @@ def _make_class() -> type:
 
         Args:
             every, hist_every, flush_every, bins, update_ratio: as in :func:`initlab.watch`.
-            stats: the statistics added to the training logs (names of ``initlab.probes.watcher.STATS``).
+            stats: the statistics added to the training logs (names of ``initlab.formats.STATS``).
             findings: log the findings at the end (``"end"``) or not (``"never"``); the first
                 non-finite step is logged in any case.
             save: write ``initlab_watch.npz`` in ``args.output_dir`` at the end (process 0).
@@ -68,7 +68,8 @@ class _Mixin:
     def __init__(self, every: int = 1, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
                  update_ratio: bool = True, stats: tuple[str, ...] = LOGGED_STATS, findings: str = "end",
                  save: bool = True):
-        from ..probes.watcher import STATS, Watcher
+        from ..formats import STATS
+        from ..probes.watcher import Watcher
 
         Watcher(None, every=every, hist_every=hist_every, flush_every=flush_every, bins=bins)  # checks the arguments
         bad = [s for s in stats if s not in STATS]

@@ -44,14 +44,14 @@ def log(watcher: Any, writer: Any, step: int | None = None, *, since: int | None
         writer: anything with ``add_scalar`` and ``add_histogram_raw`` (SummaryWriter's signatures).
         step: write only this recorded step (None: every row, or those after ``since``).
         since: write only steps ``> since`` (for logging incrementally: pass the last return value).
-        stats: statistic names (a subset of :data:`initlab.probes.watcher.STATS`).
+        stats: statistic names (a subset of :data:`initlab.formats.STATS`).
         histograms: also write the output histograms of the rows that have them.
         prefix: prepended to every tag (e.g. ``"initlab/"``).
 
     Returns the last step written, or ``since`` when there was nothing new. Non-finite values
     (statistics not recorded at a step) are skipped.
     """
-    from ..probes.watcher import STATS
+    from ..formats import STATS
 
     stats = tuple(stats)
     bad = [s for s in stats if s not in STATS]
