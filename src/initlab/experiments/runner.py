@@ -10,11 +10,15 @@ gives the same bytes), ``metrics.csv``, ``history.npz``/``findings.json`` when p
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime
+import hashlib
 import json
 import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -31,7 +35,7 @@ from ..formats import HTMLReportMixin, agrees
 from ..formats import round_number as _round
 from .registry import Experiment, get, names
 
-__all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION"]
+__all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION", "config_hash", "git_state"]
 
 FORMAT_VERSION = 1
 
@@ -172,11 +176,54 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _write(ctx: RunContext, exp: Experiment, config: Any) -> None:
+def config_hash(config: Any) -> str:
+    """sha256 (hex) of the canonical JSON of a resolved config: ``json.dumps(asdict(config) or the dict,
+    sort_keys=True, separators=(",", ":"))`` (tuples and lists hash alike, as they read back from
+    config.json). Same settings → same hash; any changed default → another.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Cfg:
+    ...     steps: int = 100
+    ...     lrs: tuple = (0.1, 0.3)
+    >>> config_hash(Cfg()) == config_hash({"lrs": [0.1, 0.3], "steps": 100})
+    True
+    >>> config_hash(Cfg()) == config_hash(Cfg(steps=101))
+    False
+    >>> len(config_hash(Cfg()))
+    64
+    """
+    values = asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def git_state(path: str | Path | None = None) -> dict[str, Any]:
+    """``{"commit": HEAD's sha or None, "dirty": tracked files changed (bool) or None}`` of the git
+    checkout holding ``path`` (default: this package's source); None when not in a git checkout."""
+    where = str(Path(path) if path is not None else Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str | None:
+        try:
+            p = subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return p.stdout if p.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
+def _write(ctx: RunContext, exp: Experiment, config: Any, seconds: float) -> None:
     d = ctx.dir
     cfg = {"format_version": FORMAT_VERSION, "experiment": exp.name, "description": exp.description,
            "reference": exp.reference, "seed": ctx.seed, "quick": ctx.quick, "config": asdict(config),
-           "versions": _versions()}
+           "config_hash": config_hash(config), "versions": _versions(), "git": git_state(),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "seconds": round(seconds, 1)}
     (d / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (d / "summary.json").write_text(json.dumps(ctx.entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with open(d / "metrics.csv", "w", newline="", encoding="utf-8") as f:
@@ -232,7 +279,7 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
         torch.set_num_threads(1)
         ctx = RunContext(exp, config, seed, quick, tmp, quiet)
         exp.run(config, ctx)
-        _write(ctx, exp, config)
+        _write(ctx, exp, config, time.perf_counter() - t0)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, old)
