@@ -37,10 +37,9 @@ rank 5), ``grad_std_ratio_first_top_*`` (std of δ at the first hidden layer / a
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
-
-import math
 
 import numpy as np
 import torch
@@ -49,8 +48,6 @@ from ._common import Every, first_step, mnist
 from .registry import register
 from .runner import RunContext, new_figure
 
-SOURCE = ("Glorot & Bengio, Understanding the difficulty of training deep feedforward neural networks, "
-          "AISTATS 2010, Table 1 (MNIST test error %, 5 hidden layers × 1000, full 60,000 images)")
 # variant: (activation, scheme, Table 1 test error %)
 VARIANTS = {
     "sigmoid_standard": ("sigmoid", "uniform_fan_in", 2.21),
@@ -216,7 +213,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
     n = len(VARIANTS)
     figs = {name: new_figure(n, 1, size=(3.6, 3.4 if name == "mean" else 3.2)) for name in ("mean", "hist", "grad")}
     errors: dict[str, float | None] = {}
-    for k, (v, (act, scheme, published)) in enumerate(VARIANTS.items()):
+    for k, (v, (act, scheme, _)) in enumerate(VARIANTS.items()):
         errors[v] = _variant(cfg, ctx, data, split, sizes, k, v, act, scheme, {f: ax for f, (_, ax) in figs.items()})
     for v, r in _ranks(errors).items():
         ref = dict(reference=n, tolerance=0, source=RANK_SOURCE) if v == "sigmoid_standard" else {}
