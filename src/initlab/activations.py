@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import gaussian
+from . import gaussian, validate
 
 __all__ = [
     "Activation", "Moments", "get", "names", "from_callable", "from_module", "table",
@@ -277,9 +277,7 @@ class Lambda(nn.Module):
 # ---------------------------------------------------------------------------------------------------
 # Families: one general implementation each
 def _check(name: str, value: float, ok: bool, valid: str) -> float:
-    if not ok:
-        raise ValueError(f"{name} must be {valid}, got {value!r}")
-    return float(value)
+    return float(validate.check(name, value, ok, valid))
 
 
 # the activations built by _param_relu: max(x, 0) + a·min(x, 0); a unit is "dead" when its input is

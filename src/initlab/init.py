@@ -43,9 +43,9 @@ __all__ = [
 ]
 
 FanMode = Literal["fan_in", "fan_out"]
-_MODES = ("fan_in", "fan_out")
+MODES = ("fan_in", "fan_out")
 # the nonlinearities torch.nn.init.calculate_gain knows (kaiming_* accept these)
-_NONLINEARITIES = ("leaky_relu", "relu", "linear", "tanh", "sigmoid", "selu", "conv1d", "conv2d",
+NONLINEARITIES = ("leaky_relu", "relu", "linear", "tanh", "sigmoid", "selu", "conv1d", "conv2d",
                    "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 
 
@@ -66,34 +66,34 @@ def fans(tensor: Tensor) -> tuple[int, int]:
     return int(fan_in), int(fan_out)
 
 
-def _fan(tensor: Tensor, mode: str) -> int:
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+def fan(tensor: Tensor, mode: str) -> int:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     fan_in, fan_out = fans(tensor)
     if (fan_in if mode == "fan_in" else fan_out) == 0:
         raise ValueError(f"tensor of shape {tuple(tensor.shape)} has {mode} = 0; cannot initialize it")
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _check_slope(a: float) -> float:
+def check_slope(a: float) -> float:
     if not (isinstance(a, (int, float)) and 0 <= a < 1):
         raise ValueError(f"a (the leaky-ReLU negative slope) must be in [0, 1), got {a!r}")
     return float(a)
 
 
-def _check_nonlinearity(nonlinearity: str) -> str:
-    if nonlinearity not in _NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {_NONLINEARITIES}, got {nonlinearity!r}")
+def check_nonlinearity(nonlinearity: str) -> str:
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     return nonlinearity
 
 
-def _check_gain(gain: float) -> float:
+def check_gain(gain: float) -> float:
     if not (isinstance(gain, (int, float)) and math.isfinite(gain) and gain >= 0):
         raise ValueError(f"gain must be a finite number >= 0, got {gain!r}")
     return float(gain)
 
 
-def _with_generator(tensor: Tensor, generator: torch.Generator | None,
+def with_generator(tensor: Tensor, generator: torch.Generator | None,
                     fill: Callable[[Tensor, torch.Generator | None], Tensor]) -> Tensor:
     """Run ``fill(t, generator)``; when the generator lives on another device than ``tensor`` (a CPU
     generator for a CUDA weight), draw on the generator's device and copy, so seeds stay portable."""
@@ -148,7 +148,7 @@ def normal_(tensor: Tensor, std: float = 0.01, *, generator: torch.Generator | N
     """
     if not (isinstance(std, (int, float)) and math.isfinite(std) and std >= 0):
         raise ValueError(f"std must be a finite number >= 0, got {std!r}")
-    return _with_generator(tensor, generator,
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.normal_(t, 0.0, float(std), generator=g))
 
 
@@ -166,8 +166,8 @@ def uniform_fan_in_(tensor: Tensor, *, generator: torch.Generator | None = None)
     >>> bool(w.abs().max() <= 0.1)
     True
     """
-    bound = 1.0 / math.sqrt(_fan(tensor, "fan_in"))
-    return _with_generator(tensor, generator,
+    bound = 1.0 / math.sqrt(fan(tensor, "fan_in"))
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.uniform_(t, -bound, bound, generator=g))
 
 
@@ -184,8 +184,8 @@ def lecun_normal_(tensor: Tensor, *, generator: torch.Generator | None = None) -
     >>> round(w.std().item() * 20, 2)
     1.0
     """
-    std = 1.0 / math.sqrt(_fan(tensor, "fan_in"))
-    return _with_generator(tensor, generator,
+    std = 1.0 / math.sqrt(fan(tensor, "fan_in"))
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.normal_(t, 0.0, std, generator=g))
 
 
@@ -207,8 +207,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, *, generator: torch.Gener
     True
     """
     fans(tensor)
-    gain = _check_gain(gain)
-    return _with_generator(tensor, generator,
+    gain = check_gain(gain)
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.xavier_uniform_(t, gain, generator=g))
 
 
@@ -227,8 +227,8 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, *, generator: torch.Genera
     0.045
     """
     fans(tensor)
-    gain = _check_gain(gain)
-    return _with_generator(tensor, generator,
+    gain = check_gain(gain)
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.xavier_normal_(t, gain, generator=g))
 
 
@@ -254,9 +254,9 @@ def he_uniform_(tensor: Tensor, a: float = 0.0, mode: FanMode = "fan_in",
     >>> bool(w.abs().max() <= (6 / 800) ** 0.5)   # bound 0.0866
     True
     """
-    a, nonlinearity = _check_slope(a), _check_nonlinearity(nonlinearity)
-    _fan(tensor, mode)
-    return _with_generator(tensor, generator, lambda t, g: torch.nn.init.kaiming_uniform_(
+    a, nonlinearity = check_slope(a), check_nonlinearity(nonlinearity)
+    fan(tensor, mode)
+    return with_generator(tensor, generator, lambda t, g: torch.nn.init.kaiming_uniform_(
         t, a=a, mode=mode, nonlinearity=nonlinearity, generator=g))  # type: ignore[arg-type]
 
 
@@ -277,9 +277,9 @@ def he_normal_(tensor: Tensor, a: float = 0.0, mode: FanMode = "fan_in",
     >>> round(w.std().item(), 3)   # √(2/3136) = 0.02525
     0.025
     """
-    a, nonlinearity = _check_slope(a), _check_nonlinearity(nonlinearity)
-    _fan(tensor, mode)
-    return _with_generator(tensor, generator, lambda t, g: torch.nn.init.kaiming_normal_(
+    a, nonlinearity = check_slope(a), check_nonlinearity(nonlinearity)
+    fan(tensor, mode)
+    return with_generator(tensor, generator, lambda t, g: torch.nn.init.kaiming_normal_(
         t, a=a, mode=mode, nonlinearity=nonlinearity, generator=g))  # type: ignore[arg-type]
 
 
@@ -302,8 +302,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, *, generator: torch.Generator
     True
     """
     fans(tensor)
-    gain = _check_gain(gain)
-    return _with_generator(tensor, generator,
+    gain = check_gain(gain)
+    return with_generator(tensor, generator,
                            lambda t, g: torch.nn.init.orthogonal_(t, gain, generator=g))
 
 
@@ -329,7 +329,7 @@ def delta_orthogonal_(tensor: Tensor, gain: float = 1.0, *,
     (True, True)
     """
     fans(tensor)
-    gain = _check_gain(gain)
+    gain = check_gain(gain)
     if tensor.dim() == 2:
         return orthogonal_(tensor, gain, generator=generator)
     centre_index = tuple(k // 2 for k in tensor.shape[2:])

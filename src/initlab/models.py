@@ -26,6 +26,8 @@ from torch import Tensor, nn
 
 from . import activations as _acts
 from .activations import Activation
+from .structure import DROPOUT_LAYERS
+from .validate import one_of as _choice
 
 __all__ = ["mlp", "cnn", "ClassicDropout"]
 
@@ -35,7 +37,7 @@ _DROPOUT_MODES = ("inverted", "classic")
 _POOLS = (None, "max", "avg")
 
 
-class ClassicDropout(nn.modules.dropout._DropoutNd):
+class ClassicDropout(DROPOUT_LAYERS[0]):
     r"""Dropout as Srivastava et al. (2014) first wrote it (seed 004): in training each unit is kept
     with probability :math:`1-p` and *not* rescaled; at test time outputs are multiplied by the keep
     probability :math:`1-p`, so their expectation matches training.
@@ -93,12 +95,6 @@ def _dropout(dropout: Any) -> tuple[float, float]:
             raise ValueError(f"dropout must be drop probabilities in [0, 1) (PyTorch's p; Srivastava "
                              f"et al. write the keep probability 1 - p), got {dropout!r}")
     return float(pair[0]), float(pair[1])
-
-
-def _choice(name: str, value: Any, valid: tuple) -> Any:
-    if value not in valid:
-        raise ValueError(f"{name} must be one of {valid}, got {value!r}")
-    return value
 
 
 def _dropout_module(p: float, mode: str) -> nn.Module:

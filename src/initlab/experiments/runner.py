@@ -14,9 +14,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,6 +29,7 @@ import numpy as np
 import torch
 
 from .. import formats
+from ..validate import non_negative_int
 from ..formats import HTMLReportMixin, agrees
 from ..formats import round_number as _round
 from .registry import Experiment, get, names
@@ -153,27 +152,12 @@ class Result(HTMLReportMixin):
             if ref:
                 tol = f" ×/÷{ref['factor']:g}" if ref.get("factor") else (
                     f" ± {ref['tolerance']:.3g}" if ref.get("tolerance") else "")
-                pub = f"{_fmt(ref['value'])}{tol}"
+                pub = f"{formats.fmt(ref['value'])}{tol}"
             mark = {True: "agree", False: "DISAGREE", None: ""}[e.get("agree")] if ref else ""
-            rows.append((key, _fmt(e["ours"]), pub, mark))
+            rows.append((key, formats.fmt(e["ours"]), pub, mark))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         head = f"{self.name} ({'quick, ' if self.quick else ''}seed {self.seed}, {self.seconds:.1f} s) → {self.out}"
         return "\n".join([head] + ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows])
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e9):
-        return str(int(v))
-    return f"{v:.4g}"
-
-
-def _versions() -> dict[str, str]:
-    import initlab
-
-    return {"initlab": initlab.__version__, "torch": torch.__version__.split("+")[0],
-            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def config_hash(config: Any) -> str:
@@ -221,7 +205,7 @@ def _write(ctx: RunContext, exp: Experiment, config: Any, seconds: float) -> Non
     d = ctx.dir
     cfg = {"format_version": FORMAT_VERSION, "experiment": exp.name, "description": exp.description,
            "reference": exp.reference, "seed": ctx.seed, "quick": ctx.quick, "config": asdict(config),
-           "config_hash": config_hash(config), "versions": _versions(), "git": git_state(),
+           "config_hash": config_hash(config), "versions": formats.versions(), "git": git_state(),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "seconds": round(seconds, 1)}
     (d / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -246,12 +230,6 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None = None,
         overwrite: bool = False, quiet: bool = False, **overrides: Any) -> Result:
     """Run experiment ``name`` into ``out`` (default ``runs/NAME``) and return its :class:`Result`.
@@ -261,7 +239,7 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     without ``overwrite`` — before anything is written.
     """
     exp = get(name)
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     config = exp.make_config(quick, overrides)
     out = Path(out) if out is not None else Path("runs") / exp.name
     if out.exists() and not overwrite:
@@ -316,9 +294,9 @@ def write_index_md(out_dir: Path, results: list[Result], *, quick: bool, seed: i
         lines += ["| key | ours | published | agree |", "|---|---|---|---|"]
         for key, e in r.summary.items():
             ref = e.get("reference") or {}
-            pub = _fmt(ref.get("value")) if ref else ""
+            pub = formats.fmt(ref.get("value")) if ref else ""
             agree = {True: "yes", False: "**no**", None: ""}[e.get("agree")] if ref else ""
-            lines.append(f"| {key} | {_fmt(e['ours'])} | {pub} | {agree} |")
+            lines.append(f"| {key} | {formats.fmt(e['ours'])} | {pub} | {agree} |")
         lines.append("")
         for fig in r.figures:
             lines.append(f"![{fig.stem}]({(rel / 'figures' / fig.name).as_posix()})")
@@ -337,7 +315,7 @@ def run_all(*, quick: bool = False, seed: int = 0, out: str | Path = "runs", ove
     ``write_index``; the CLI passes it). An experiment that fails is reported and skipped; the others
     still run; a ``RuntimeError`` naming the failures is raised at the end.
     """
-    seed = _check_seed(seed)
+    seed = non_negative_int("seed", seed)
     out = Path(out)
     todo = names()
     existing = [n for n in todo if (out / n).exists()]

@@ -23,13 +23,10 @@ from torch import Tensor, nn
 
 from .. import activations as _acts
 from ..activations import Activation
+from ..structure import fans, following_activations, layer_kind
 from . import stats as S
 
 __all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
-
-# feature-last norms (units = last dim) and channel-first ones (units = dim 1)
-_NORMS_LAST: tuple[type, ...] = (nn.LayerNorm,) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
-_NORMS_CHANNEL: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LocalResponseNorm)
 
 
 _EXCLUSIVE: list["Recorder | None"] = [None]  # a recorder that silences all others while set
@@ -70,29 +67,16 @@ class ModuleSpec:
         return b if isinstance(b, Tensor) else None
 
 
-def _fans(w: Tensor | None) -> tuple[int | None, int | None]:
-    if w is None or w.dim() < 2:
-        return None, None
-    fi, fo = nn.init._calculate_fan_in_and_fan_out(w)
-    return int(fi), int(fo)
-
-
 def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSpec]:
     """The modules to probe, in registration order (identity activations are skipped)."""
     specs: list[ModuleSpec] = []
     for name, m in model.named_modules():
         label = name or type(m).__name__.lower()
         act = None
-        if isinstance(m, nn.Linear):
-            kind, cf = "linear", False
-        elif isinstance(m, nn.modules.conv._ConvNd):
-            kind, cf = "conv", True
-        elif isinstance(m, _NORMS_LAST):
-            kind, cf = "norm", False
-        elif isinstance(m, _NORMS_CHANNEL):
-            kind, cf = "norm", True
-        elif isinstance(m, nn.Embedding):
-            kind, cf = "other", False
+        found = layer_kind(m)
+        if found is not None:
+            kind, cf = found
+            kind = "other" if kind == "embedding" else kind  # LayerStats.kind (docs/CONTRACTS.md)
         else:
             try:
                 act = _acts.from_module(m)
@@ -103,7 +87,7 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             kind, cf = "activation", None
         spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf)
         if kind in ("linear", "conv"):
-            spec.fan_in, spec.fan_out = _fans(spec.weight)
+            spec.fan_in, spec.fan_out = fans(spec.weight)
         if act is not None:
             low, high = S.saturation_bounds(act, float(saturation_margin))
             spec.sat = None if low is None and high is None else (low, high)
@@ -118,8 +102,6 @@ def _attach_following(model: nn.Module, specs: list[ModuleSpec]) -> None:
     """Set ``follows`` of linear/conv specs (Sequential order, or torch.fx for functional activations)."""
     if not any(s.kind in ("linear", "conv") for s in specs):
         return
-    from .._initialize.detect import following_activations
-
     try:
         found = following_activations(model)
     except Exception:  # noqa: BLE001 — labelling is best effort; records fall back to module order

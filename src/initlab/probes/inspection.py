@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..formats import HTMLReportMixin
+from ..structure import CONV_LAYERS
 from .findings import Finding, Thresholds, diagnose
 from .hooks import ModuleSpec, Recorder, first_tensor
 from .records import LayerStats, finite, layer_stats
@@ -184,7 +185,7 @@ def expected_input(specs: list[ModuleSpec]) -> str:
         m = s.module
         if isinstance(m, nn.Linear):
             return f"inputs whose last dimension is in_features={m.in_features} (first layer {s.name}: {m})"
-        if isinstance(m, nn.modules.conv._ConvNd):
+        if isinstance(m, CONV_LAYERS):
             dims = len(m.kernel_size)
             spatial = ", ".join("HWD"[:dims]) if dims > 1 else "L"
             return (f"inputs of shape (batch, in_channels={m.in_channels}, {spatial}) "

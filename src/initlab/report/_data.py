@@ -258,7 +258,7 @@ def _from_arrays(arrays: Mapping[str, Any], kind: str, title: str, findings: lis
         raise ValueError(f"report: {title} has no 'layers' array; expected the Watcher history "
                          "format of docs/CONTRACTS.md")
     f = {variants[0].name: findings} if findings else {}
-    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=_versions())
+    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=formats.versions())
 
 
 # -------------------------------------------------------------------------------- Inspection
@@ -282,26 +282,13 @@ def _from_inspection(insp: Any, title: str) -> ReportData:
     v = VariantData("model", names, np.array([0]), stats, np.array([0]), hists)
     f = _findings_of(insp)
     return ReportData(kind="inspection", title=title, variants=[v],
-                      findings={"model": f} if f else {}, versions=_versions())
+                      findings={"model": f} if f else {}, versions=formats.versions())
 
 
 def _np(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
-
-
-def _versions() -> dict[str, str]:
-    import platform
-
-    import initlab
-    out = {"initlab": initlab.__version__, "numpy": np.__version__, "python": platform.python_version()}
-    try:
-        import torch
-        out["torch"] = torch.__version__
-    except ImportError:  # pragma: no cover
-        pass
-    return out
 
 
 # ------------------------------------------------------------------------------- comparisons

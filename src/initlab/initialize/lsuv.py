@@ -16,10 +16,10 @@ import torch
 from torch import Tensor, nn
 
 from .. import activations as _acts
-from .detect import _is_pass_module
-from .report import InitReport, LayerInit
+from ..structure import is_dropout, is_pass_module
+from .records import InitReport, LayerInit
 
-_LSUV_DONE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
+LSUV_DONE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 
 class _Stop(Exception):
@@ -27,9 +27,9 @@ class _Stop(Exception):
 
 
 def _is_random(m: nn.Module) -> bool:
-    if isinstance(m, nn.modules.dropout._DropoutNd):
+    if is_dropout(m):
         return True
-    a = _acts.from_module(m) if not _is_pass_module(m) else None
+    a = _acts.from_module(m) if not is_pass_module(m) else None
     return bool(a is not None and a.random)
 
 
@@ -63,7 +63,7 @@ def _output_vars(model: nn.Module, data: Any, targets: list[nn.Module], stop_at:
     return out
 
 
-def _lsuv(model: nn.Module, layers: list[tuple[str, nn.Module]], records: list[LayerInit], data: Any,
+def rescale_lsuv(model: nn.Module, layers: list[tuple[str, nn.Module]], records: list[LayerInit], data: Any,
           tol: float, max_iter: int, report: InitReport) -> None:
     training = {m: m.training for m in model.modules()}
     buffers = [(b, b.detach().clone()) for b in model.buffers()]

@@ -13,18 +13,15 @@ from torch import Tensor, nn
 
 from .. import init as _init
 from ..activations import RELU_FAMILY, Activation
-from .detect import _Follow
-from .report import LayerInit
+from ..structure import Follow
+from ..validate import is_number
+from .records import LayerInit
 
 
 
 def _slope(a: Activation) -> float:
     """Negative slope of a ReLU-family activation: φ(-1) = -a."""
     return float(-a.numpy(np.array([-1.0]))[0])
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _bias_(b: Tensor, bias_init: Any, bias_std: float | None, fan_in: int,
@@ -39,15 +36,15 @@ def _bias_(b: Tensor, bias_init: Any, bias_std: float | None, fan_in: int,
         return "kept"
     if isinstance(bias_init, str) and bias_init == "uniform_fan_in":
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        _init._with_generator(b, generator, lambda t, g: nn.init.uniform_(t, -bound, bound, generator=g))
+        _init.with_generator(b, generator, lambda t, g: nn.init.uniform_(t, -bound, bound, generator=g))
         return "U(±1/√fan_in)"
-    if _is_number(bias_init):
+    if is_number(bias_init):
         _init.constant_(b, float(bias_init))
         return f"constant {float(bias_init):g}"
     raise ValueError(f"bias_init must be 'zeros', 'uniform_fan_in', 'keep' or a number, got {bias_init!r}")
 
 
-def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dict,
+def _draw(w: Tensor, scheme: str, follow: Follow, gain: float | None, opts: dict,
           generator: torch.Generator | None, assume: Activation) -> tuple[float | None, float | None, str]:
     """Initialize weight ``w``; returns (gain, expected std, note)."""
     fan_in, fan_out = _init.fans(w)
@@ -78,7 +75,7 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
         return gg, gg * math.sqrt(min(rows, cols) / w.numel()), ""
     if scheme in ("he_normal", "he_uniform"):
         mode = opts.get("mode", "fan_in")
-        n = _init._fan(w, mode)
+        n = _init.fan(w, mode)
         act = follow.activation
         note = ""
         if "a" in opts:
@@ -95,7 +92,7 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
         if gain is None:
             (_init.he_normal_ if scheme == "he_normal" else _init.he_uniform_)(
                 w, a, mode, nonlinearity, generator=g)
-            gg = float(nn.init.calculate_gain(nonlinearity, _init._check_slope(a)))  # type: ignore[arg-type]
+            gg = float(nn.init.calculate_gain(nonlinearity, _init.check_slope(a)))  # type: ignore[arg-type]
         else:
             gg = gain
             std = gg / math.sqrt(n)
@@ -103,7 +100,7 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
                 _init.normal_(w, std, generator=g)
             else:
                 b = math.sqrt(3) * std
-                _init._with_generator(w, g, lambda t, gen: nn.init.uniform_(t, -b, b, generator=gen))
+                _init.with_generator(w, g, lambda t, gen: nn.init.uniform_(t, -b, b, generator=gen))
         return gg, gg / math.sqrt(n), note
     if scheme == "lecun_normal":
         gg = 1.0 if gain is None else gain
@@ -120,7 +117,7 @@ def _draw(w: Tensor, scheme: str, follow: _Follow, gain: float | None, opts: dic
     raise AssertionError(scheme)  # pragma: no cover - callers pass canonical plain schemes
 
 
-def _init_layer(name: str, m: nn.Module, scheme: str | None, follow: _Follow, gain: float | None,
+def init_layer(name: str, m: nn.Module, scheme: str | None, follow: Follow, gain: float | None,
                 opts: dict, bias_init: Any, bias_std: float | None, generator: torch.Generator | None,
                 assume: Activation) -> LayerInit:
     """Draw one layer's weight (and bias) with a plain scheme (None: leave as is) and record it."""

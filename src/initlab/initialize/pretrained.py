@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ..activations import Activation
-from .detect import _Follow
-from .draw import _init_layer
-from .report import InitReport
+from ..structure import Follow
+from .draw import init_layer
+from .records import InitReport
 
 
 def _load(checkpoint: Any) -> Mapping[str, Any]:
@@ -60,7 +60,7 @@ def _prefixes(value: Any, name: str) -> list[str]:
     raise ValueError(f"{name} must be a string or a list of strings, got {value!r}")
 
 
-def _pretrained(model: nn.Module, layers: list[tuple[str, nn.Module]], follow: dict[str, _Follow],
+def load_pretrained(model: nn.Module, layers: list[tuple[str, nn.Module]], follow: dict[str, Follow],
                 options: dict, fb: str | None, bias_init: Any, bias_std: float | None, gain: float | None,
                 generator: torch.Generator | None, assume: Activation) -> InitReport:
     """Load ``options["checkpoint"]`` into ``model``; ``fb``: the canonical ``fallback`` scheme (or None)."""
@@ -95,12 +95,12 @@ def _pretrained(model: nn.Module, layers: list[tuple[str, nn.Module]], follow: d
     for name, m in layers:
         wkey = f"{name}.weight"
         if wkey in to_load:
-            rec = _init_layer(name, m, None, follow[name], None, {}, bias_init, bias_std, generator, assume)
+            rec = init_layer(name, m, None, follow[name], None, {}, bias_init, bias_std, generator, assume)
             rec.scheme = "pretrained"
             bkey = f"{name}.bias"
             rec.bias = "none" if getattr(m, "bias", None) is None else ("loaded" if bkey in to_load else "kept")
         else:
-            rec = _init_layer(name, m, fb, follow[name], gain, {}, bias_init, bias_std, generator, assume)
+            rec = init_layer(name, m, fb, follow[name], gain, {}, bias_init, bias_std, generator, assume)
             rec.note = (f"weight not loaded; initialized with fallback {fb!r}" if fb
                         else "weight not loaded; kept as it was")
         records.append(rec)

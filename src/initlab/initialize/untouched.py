@@ -1,22 +1,13 @@
-"""Which parameters :func:`initlab.initialize` touches: the weight (and bias) of every Linear/Conv
+"""Which parameters :func:`initlab.initialize` leaves alone, and why: it touches: the weight (and bias) of every Linear/Conv
 layer (1d/2d/3d, transposed); every other parameter is listed as untouched with the reason.
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-_WEIGHT_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
-_NORMS: tuple[type, ...] = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm,
-                            nn.LocalResponseNorm) + ((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ())
+from ..structure import is_norm
 
-
-def _weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(n or type(m).__name__, m) for n, m in model.named_modules()
-            if isinstance(m, _WEIGHT_LAYERS) and isinstance(getattr(m, "weight", None), nn.Parameter)
-            and not isinstance(m.weight, nn.parameter.UninitializedParameter)]
-
-
-def _untouched(model: nn.Module, handled: set[int]) -> list[tuple[str, str]]:
+def untouched(model: nn.Module, handled: set[int]) -> list[tuple[str, str]]:
     out, seen = [], set(handled)
     for mname, m in model.named_modules():
         for pname, p in m.named_parameters(recurse=False):
@@ -39,7 +30,7 @@ def _why_untouched(m: nn.Module, pname: str, p: Tensor) -> str:
         return "attention bias (kept)"
     if isinstance(m, nn.RNNBase):
         return "recurrent weight (kept; PyTorch draws U(±1/√hidden_size))"
-    if isinstance(m, _NORMS):
+    if is_norm(m):
         return "norm γ/β (kept; PyTorch sets 1/0)"
     if isinstance(m, nn.PReLU):
         return "PReLU slope (kept)"

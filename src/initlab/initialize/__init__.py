@@ -32,14 +32,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import activations as _acts
-from . import init as _init
-from ._initialize.detect import _follow
-from ._initialize.draw import _init_layer, _is_number
-from ._initialize.layers import _untouched, _weight_layers
-from ._initialize.lsuv import _LSUV_DONE, _lsuv
-from ._initialize.pretrained import _pretrained
-from ._initialize.report import InitReport, LayerInit
+from .. import activations as _acts
+from .. import init as _init
+from ..structure import follow as _follow_layers, weight_layers
+from ..validate import check as _check_option
+from ..validate import is_number
+from .draw import init_layer
+from .untouched import untouched
+from .lsuv import LSUV_DONE, rescale_lsuv
+from .pretrained import load_pretrained
+from .records import InitReport, LayerInit
 
 __all__ = ["initialize", "InitReport", "LayerInit", "schemes", "aliases"]
 
@@ -93,31 +95,25 @@ def _canonical(scheme: str) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # validation
-def _check_option(name: str, value: Any, ok: bool, valid: str) -> Any:
-    if not ok:
-        raise ValueError(f"{name} must be {valid}, got {value!r}")
-    return value
-
-
 def _validate(scheme: str, options: dict, data: Any) -> None:
     if scheme == "constant" and "value" in options:
-        _check_option("value", options["value"], _is_number(options["value"]), "a finite number")
+        _check_option("value", options["value"], is_number(options["value"]), "a finite number")
     if scheme == "normal" and "std" in options:
-        _check_option("std", options["std"], _is_number(options["std"]) and options["std"] >= 0,
+        _check_option("std", options["std"], is_number(options["std"]) and options["std"] >= 0,
                       "a finite number >= 0")
     if scheme.startswith("he_"):
         if "mode" in options:
-            _check_option("mode", options["mode"], options["mode"] in _init._MODES, f"one of {_init._MODES}")
+            _check_option("mode", options["mode"], options["mode"] in _init.MODES, f"one of {_init.MODES}")
         if "a" in options:
-            _init._check_slope(options["a"])
+            _init.check_slope(options["a"])
         if "nonlinearity" in options:
-            _init._check_nonlinearity(options["nonlinearity"])
+            _init.check_nonlinearity(options["nonlinearity"])
     if scheme == "lsuv":
         if data is None:
             raise ValueError("data: scheme 'lsuv' needs a batch of inputs (a tensor, a tuple of "
                              "positional inputs or a dict of keyword inputs), got None")
         tol, it = options.get("tol", 0.1), options.get("max_iter", 10)
-        _check_option("tol", tol, _is_number(tol) and 0 < tol < 1, "a number in (0, 1)")
+        _check_option("tol", tol, is_number(tol) and 0 < tol < 1, "a number in (0, 1)")
         _check_option("max_iter", it, isinstance(it, int) and not isinstance(it, bool) and it >= 1, "an int >= 1")
         r = options.get("reinit")
         _check_option("reinit", r, r is None or isinstance(r, bool), "None, True or False")
@@ -198,28 +194,28 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
         if scheme in _NO_GAIN:
             raise ValueError(f"gain is not used by scheme {scheme!r} (schemes with a gain: "
                              f"{[s for s in _SCHEMES if s not in _NO_GAIN]}), got gain={gain!r}")
-        _init._check_gain(gain)
+        _init.check_gain(gain)
     if bias_std is not None:
-        _check_option("bias_std", bias_std, _is_number(bias_std) and bias_std >= 0, "a finite number >= 0")
+        _check_option("bias_std", bias_std, is_number(bias_std) and bias_std >= 0, "a finite number >= 0")
     if not (isinstance(bias_init, str) and bias_init in ("zeros", "uniform_fan_in", "keep")) \
-            and not _is_number(bias_init):
+            and not is_number(bias_init):
         raise ValueError(f"bias_init must be 'zeros', 'uniform_fan_in', 'keep' or a number, got {bias_init!r}")
     assume = _acts.get(options.get("assume", "relu"))
     _validate(scheme, options, data)
 
-    layers = _weight_layers(model)
-    follow = _follow(model, layers)
+    layers = weight_layers(model)
+    follow = _follow_layers(model, layers)
     if scheme == "pretrained":
         fallback = options.get("fallback")
         fb = _canonical(fallback) if fallback is not None else None
-        report = _pretrained(model, layers, follow, options, fb, bias_init, bias_std, gain, generator, assume)
+        report = load_pretrained(model, layers, follow, options, fb, bias_init, bias_std, gain, generator, assume)
     else:
         draw_scheme = "orthogonal" if scheme == "lsuv" else scheme
         reinit = True
         if scheme == "lsuv":
             reinit = options.get("reinit")
-            reinit = (model not in _LSUV_DONE) if reinit is None else bool(reinit)
-        records = [_init_layer(name, m, draw_scheme if reinit else None, follow[name], gain, options,
+            reinit = (model not in LSUV_DONE) if reinit is None else bool(reinit)
+        records = [init_layer(name, m, draw_scheme if reinit else None, follow[name], gain, options,
                                bias_init, bias_std, generator, assume) for name, m in layers]
         report = InitReport(scheme, records, options=dict(options))
         if scheme == "lsuv":
@@ -227,18 +223,18 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
                 r.scheme, r.gain, r.expected_std = "lsuv", None, None
             report.notes.append("orthogonal pre-init" if reinit else
                                 "no pre-init (already LSUV-initialized or reinit=False): re-checked and rescaled")
-            _lsuv(model, layers, records, data, float(options.get("tol", 0.1)),
+            rescale_lsuv(model, layers, records, data, float(options.get("tol", 0.1)),
                   int(options.get("max_iter", 10)), report)
     handled = {id(p) for _, m in layers for p in (m.weight, getattr(m, "bias", None)) if p is not None}
-    report.untouched = _untouched(model, handled)
+    report.untouched = untouched(model, handled)
     for name, f in follow.items():
         if f.source == "assumed":
             report.notes.append(f"{name}: activation after it not detected ({f.note or 'unknown'}); "
                                 f"assumed {assume.name if f.activation is None else f.activation.name}")
     if scheme == "lsuv":
-        _LSUV_DONE.add(model)
+        LSUV_DONE.add(model)
     else:
-        _LSUV_DONE.discard(model)
+        LSUV_DONE.discard(model)
     return report
 
 
