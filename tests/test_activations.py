@@ -12,17 +12,20 @@ import initlab as il
 from initlab import activations as A
 
 NAMES = A.names()
+# registered activations with non-default parameters (spec strings, see Activation.spec)
+SPECS = ["leaky_relu(slope=0.5)", "elu(alpha=0.5)", "gelu(approximate='tanh')", "hardtanh(min_val=-2.0, max_val=0.5)",
+         "prelu(slope=-0.3)", "prelu(slope=(0.1, 0.3, 0.3, 1.5))", "softplus(beta=2.0)", "rrelu(lower=0.1, upper=0.5)"]
 
 
-def _quad(f, q, kinks):
-    """E[f(x)], x ~ N(0, q), by scipy's adaptive quadrature split at the kinks (the reference)."""
+def _quad(f, q, kinks, mean=0.0):
+    """E[f(x)], x ~ N(mean, q), by scipy's adaptive quadrature split at the kinks (the reference)."""
     s = math.sqrt(q)
-    pts = sorted({-40 * s, *[k for k in kinks if abs(k) < 40 * s], 40 * s})
+    pts = sorted({mean - 40 * s, *[k for k in kinks if abs(k - mean) < 40 * s], mean + 40 * s})
     total = 0.0
     with warnings.catch_warnings():  # quad warns that it cannot reach 1e-11 where values are ~0
         warnings.simplefilter("ignore", integrate.IntegrationWarning)
         for a, b in zip(pts[:-1], pts[1:]):
-            val, _ = integrate.quad(lambda x: float(f(np.array([x]))[0]) * stats.norm.pdf(x, scale=s),
+            val, _ = integrate.quad(lambda x: float(f(np.array([x]))[0]) * stats.norm.pdf(x, loc=mean, scale=s),
                                     a, b, epsabs=0, epsrel=1e-11, limit=400)
             total += val
     return total
@@ -99,6 +102,51 @@ def test_moments_match_quad(name, q):
     assert m.deriv_second == pytest.approx(refs[2], rel=1e-6)
 
 
+def _unit_functions(act):
+    """(weight, φ, φ') per unit, built here from the definitions: a PReLU mixture's units are
+    max(x, 0) + a·min(x, 0) for each listed slope a (not the library's own unit objects)."""
+    if act.units:
+        slopes = act.params["slope"]
+        return [(1 / len(slopes), (lambda x, a=a: np.where(x > 0, x, a * x)),
+                 (lambda x, a=a: np.where(x > 0, 1.0, a))) for a in slopes]
+    return [(1.0, act.numpy, lambda x: act.numpy(x, derivative=True))]
+
+
+@pytest.mark.parametrize("spec", SPECS + ["relu6", "hardtanh", "relu", "tanh", "gelu"])
+@pytest.mark.parametrize("q,mean", [(1e-2, 0.0), (1.0, 0.5), (30.0, -1.3), (0.3, 6.0)])
+def test_moments_with_a_mean_match_quad(spec, q, mean):
+    """Moments of x ~ N(mean, q) (a constant bias) against scipy quad, for parameterized activations too."""
+    act = A.get(spec)
+    m = act.moments(q, mean=mean)
+    ref = np.zeros(4)
+    for w, f, d in _unit_functions(act):
+        ref += w * np.array([
+            _quad(f, q, act.kinks, mean), _quad(lambda x: f(x) ** 2, q, act.kinks, mean),
+            _quad(lambda x: d(x) ** 2, q, act.kinks, mean),
+            _quad(lambda x: (x - mean) / math.sqrt(q) * f(x) * d(x), q, act.kinks, mean)])
+    scale = math.sqrt(ref[1])
+    assert m.mean == pytest.approx(ref[0], rel=1e-6, abs=1e-9 * scale)
+    assert m.second == pytest.approx(ref[1], rel=1e-6)
+    assert m.deriv_second == pytest.approx(ref[2], rel=1e-6, abs=1e-12)
+    assert m.z_phi_dphi == pytest.approx(ref[3], rel=1e-6, abs=1e-9 * scale)
+
+
+def test_moments_at_q_zero_are_the_limit():
+    """q = 0 is the limit q → 0⁺: at a kink the one-sided slopes average (ReLU 1/2), not φ'(kink)²."""
+    for spec, mean in [("relu", 0.0), ("leaky_relu(slope=0.5)", 0.0), ("relu6", 6.0), ("tanh", 0.0),
+                       ("tanh", 0.7), ("elu(alpha=0.5)", 0.0), ("prelu(slope=(0.1, 0.3, 0.3, 1.5))", 0.0)]:
+        act = A.get(spec)
+        scale = max(1.0, abs(mean))
+        m0, tiny = act.moments(0.0, mean=mean), act.moments((1e-8 * scale) ** 2, mean=mean)  # quadrature
+        for a, b in zip(m0[:3], tiny[:3]):
+            assert abs(a - b) <= 1e-7 * scale * max(1.0, abs(a)), spec
+    assert A.get("relu").moments(0.0) == (0.0, 0.0, 0.5, 0.0)
+    with pytest.raises(ValueError, match="q must be a finite variance >= 0"):
+        A.get("relu").moments(-1.0)
+    with pytest.raises(ValueError, match="mean must be a finite number"):
+        A.get("relu").moments(1.0, mean=math.nan)
+
+
 def test_piecewise_beats_plain_gauss_hermite_on_selu():
     """The issue's warning: 256-node Gauss–Hermite misses SELU's E[φ'²] by ~4e-3; ours matches quad."""
     act = A.get("selu")
@@ -114,10 +162,14 @@ GRID = torch.tensor([-50.0, -20.0, -5.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0,
                     dtype=torch.float64)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + SPECS)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_derivative_equals_autograd_of_torch_module(name, dtype):
     act = A.get(name)
+    if act.units:  # a per-channel PReLU is not one function: its units are checked one by one
+        for _, unit in act.units:
+            test_derivative_equals_autograd_of_torch_module(unit, dtype)
+        return
     module = act.module().to(dtype).eval()  # random activations: their eval form
     x = GRID.to(dtype).clone().requires_grad_(True)
     (auto,) = torch.autograd.grad(module(x).sum(), x)
@@ -127,10 +179,16 @@ def test_derivative_equals_autograd_of_torch_module(name, dtype):
     torch.testing.assert_close(closed, auto, rtol=1e-5, atol=atol)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + SPECS)
 def test_function_equals_torch_module(name):
     act = A.get(name)
     module = act.module().double().eval()
+    if act.units:  # per-channel slopes: channel k of the module is unit k of the listed slopes
+        x = GRID[:, None].expand(-1, len(act.params["slope"]))
+        with torch.no_grad():
+            want = torch.stack([A.get("prelu", slope=a)(GRID) for a in act.params["slope"]], 1)
+            torch.testing.assert_close(module(x), want, rtol=1e-7, atol=1e-8)
+        return
     with torch.no_grad():
         torch.testing.assert_close(act(GRID), module(GRID), rtol=1e-7, atol=1e-8)
 
@@ -164,7 +222,9 @@ def test_leaky_relu_is_a_parameterized_relu():
     leaky = A.get("leaky_relu", slope=0.0)
     x = torch.linspace(-3, 3, 61, dtype=torch.float64)
     torch.testing.assert_close(leaky(x), A.get("relu")(x))
-    assert type(A.get("leaky_relu").fn).__qualname__ == type(A.get("relu").fn).__qualname__
+    # one implementation: both come from the same family builder (an ELU's does not)
+    assert A.get("leaky_relu").fn.__qualname__ == A.get("relu").fn.__qualname__ == "_param_relu.<locals>.fn"
+    assert A.get("elu").fn.__qualname__ != A.get("relu").fn.__qualname__
 
 
 def test_rrelu_eval_uses_mean_slope():
@@ -214,6 +274,60 @@ def test_from_module_roundtrip():
         assert back is not None and back.name == act.name, name
     assert A.from_module(nn.Linear(2, 2)) is None
     assert A.from_module(nn.LeakyReLU(0.3)).params == {"slope": 0.3}
+
+
+def test_from_module_is_exact_never_a_silent_approximation():
+    """ReLU6, GELU(tanh), Hardtanh and per-channel PReLU slopes are read as what they compute."""
+    x = torch.linspace(-9, 9, 181, dtype=torch.float64)
+    for mod in (nn.ReLU6(), nn.GELU(approximate="tanh"), nn.GELU(), nn.Hardtanh(-0.5, 2.0), nn.ELU(0.5),
+                nn.LeakyReLU(0.5), nn.PReLU(init=0.4), nn.Softplus(2.0)):
+        act = A.from_module(mod)
+        with torch.no_grad():
+            torch.testing.assert_close(act(x), mod.double()(x), rtol=1e-9, atol=1e-9, msg=str(mod))
+        assert A.get(act.spec).spec == act.spec  # the spec round-trips
+    assert A.from_module(nn.ReLU6()).spec == "relu6" and A.from_module(nn.ReLU6()).output_range == (0.0, 6.0)
+    assert A.from_module(nn.GELU(approximate="tanh")).spec == "gelu(approximate='tanh')"
+    prelu = nn.PReLU(4)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.tensor([0.0, 0.5, 0.5, -0.25]))
+    act = A.from_module(prelu)
+    assert act.spec == "prelu(slope=(0.0, 0.5, 0.5, -0.25))" and A.get(act.spec) is act
+    # a layer of these units: E[φ²] = q·mean(1 + a²)/2, E[φ] = √(q/2π)·mean(1 − a) (closed forms)
+    m = act.moments(2.0)
+    slopes = np.array([0.0, 0.5, 0.5, -0.25])
+    assert m.second == pytest.approx(2.0 * np.mean(1 + slopes ** 2) / 2, rel=1e-12)
+    assert m.mean == pytest.approx(math.sqrt(2.0 / (2 * math.pi)) * np.mean(1 - slopes), rel=1e-12)
+    assert act.output_range == (-math.inf, math.inf) and not act.monotonic and not act.sparse
+    # and against the module itself, channel by channel, by Monte Carlo
+    z = torch.randn(400_000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        y = prelu.double()(z * math.sqrt(2.0))
+    assert float(y.pow(2).mean()) == pytest.approx(m.second, rel=1e-2)
+    assert A.from_module(nn.PReLU(3)).spec == "prelu(slope=0.25)"  # equal slopes: one unit
+
+
+def test_softplus_threshold_is_flagged():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        A.from_module(nn.Softplus(1.0, 20.0))  # 2e-9 off: exact enough, no warning
+    with pytest.warns(UserWarning, match="threshold"):
+        A.from_module(nn.Softplus(1.0, 2.0))
+
+
+def test_spec_round_trips_and_bad_specs():
+    for spec in NAMES + SPECS:
+        act = A.get(spec)
+        assert A.get(act.spec) is A.get(act.spec) and A.get(act.spec).params == act.params, spec
+    assert A.get("gelu(approximate='none')").spec == "gelu"
+    for bad in ("relu(", "leaky_relu(slope=__import__('os'))", "leaky_relu(0.2)", "f(x)(y)"):
+        with pytest.raises(ValueError, match="spec|must be one of"):
+            A.get(bad)
+    with pytest.raises(ValueError, match="approximate must be one of"):
+        A.get("gelu", approximate="fast")
+    with pytest.raises(ValueError, match="either in the spec or as keywords"):
+        A.get("elu(alpha=0.5)", alpha=0.5)
+    with pytest.raises(ValueError, match="max_val"):
+        A.get("hardtanh", min_val=1.0, max_val=0.0)
 
 
 # --- conformance over every registered activation --------------------------------------------------
@@ -275,7 +389,7 @@ def test_diverging_moments_are_an_error_not_a_number():
 
 def test_relu_family_is_the_parameterized_relu():
     """RELU_FAMILY lists exactly the activations whose eval form is max(x, 0) + a·min(x, 0)."""
-    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    x = torch.linspace(-10, 10, 201, dtype=torch.float64)  # wide enough to see ReLU6's cap at 6
     for name in NAMES:
         act = A.get(name)
         a = -act(torch.tensor([-1.0], dtype=torch.float64)).item()

@@ -145,7 +145,13 @@ def test_auto_detects_functional_activations_by_fx():
 
 
 def test_auto_reports_assumed_when_it_cannot_tell():
-    report = il.initialize(Untraceable(), "auto", generator=gen())
+    # the default assumption (issue 13) is identity, gain 1: never larger than any activation's
+    # forward gain, so an undetected activation can only under-scale
+    default = il.initialize(Untraceable(), "auto", generator=gen())
+    assert all(r.activation == "identity" and r.gain == pytest.approx(1.0) for r in default.layers
+               if r.activation_source == "assumed"), str(default)
+    assert min(il.activations.get(n).gain("forward") for n in il.activations.names()) == pytest.approx(1.0)
+    report = il.initialize(Untraceable(), "auto", assume="relu", generator=gen())
     assumed = [r for r in report.layers if r.activation_source == "assumed"]
     assert assumed, str(report)
     assert all(r.activation == "relu" and r.gain == pytest.approx(math.sqrt(2)) for r in assumed

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # Submodules and names resolved lazily, so `import initlab` stays cheap and layers
 # that depend on optional pieces load only when used.
 # ``initialize`` is a callable module: ``il.initialize(model, "auto")`` and ``il.initialize.schemes()``.
-_SUBMODULES = ("formats", "activations", "gaussian", "init", "structure", "initialize", "models", "probes", "theory", "data",
+_SUBMODULES = ("formats", "activations", "gaussian", "init", "structure", "initialize", "models", "probes", "theory", "diagnosis", "data",
                "train", "experiments", "report")
 _NAMES = {
     "InitReport": "initlab.initialize",
@@ -23,6 +23,9 @@ _NAMES = {
     "Inspection": "initlab.probes",
     "LayerStats": "initlab.probes",
     "Watcher": "initlab.probes",
+    "compare": "initlab.diagnosis",
+    "fix": "initlab.diagnosis",
+    "FixReport": "initlab.diagnosis",
 }
 
 __all__ = ["__version__", *_SUBMODULES, *_NAMES]

@@ -23,10 +23,12 @@ Gains (used by initializers as :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`)
 """
 from __future__ import annotations
 
+import ast
 import math
 import numbers
+import warnings
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
@@ -49,11 +51,16 @@ _GAIN_KINDS = ("torch", "forward", "backward")
 
 
 class Moments(NamedTuple):
-    r""":math:`\mathbb E[\phi(x)]`, :math:`\mathbb E[\phi(x)^2]`, :math:`\mathbb E[\phi'(x)^2]` for x ~ N(0, q)."""
+    r"""Gaussian moments of φ at x ~ N(μ, q), z = (x − μ)/√q:
+
+    :math:`\mathbb E[\phi(x)]`, :math:`\mathbb E[\phi(x)^2]`, :math:`\mathbb E[\phi'(x)^2]` and
+    :math:`\mathbb E[z\,\phi(x)\phi'(x)]` (= √q/2 · d E[φ²]/dq, the slope of the mean-field variance map).
+    """
 
     mean: float
     second: float
     deriv_second: float
+    z_phi_dphi: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +69,12 @@ class Activation:
 
     Build with :func:`get` or :func:`from_callable`. ``fn`` and ``deriv`` are elementwise torch
     functions of the eval form; they must work on float64 tensors without autograd.
+
+    ``units`` (a *mixture*, e.g. a PReLU with one learned slope per channel): ``(weight, Activation)``
+    pairs, one per distinct unit, weights summing to 1. Every Gaussian expectation (:meth:`moments`,
+    :meth:`expect`) is then the weighted average over the units — what a layer's statistics over all
+    its units are — and the properties aggregate over them (range: the union; monotonic: all units);
+    ``fn``/``deriv`` are those of the mean unit (the slope-weighted average), for a single evaluation.
     """
 
     name: str
@@ -73,6 +86,7 @@ class Activation:
     torch_gain: tuple[str, float | None] | None = None  # (nonlinearity, param) for calculate_gain
     random: bool = False
     description: str = ""
+    units: tuple[tuple[float, "Activation"], ...] = ()
 
     # --- evaluation ---------------------------------------------------------------------------
     def __call__(self, x: Tensor) -> Tensor:
@@ -93,28 +107,49 @@ class Activation:
             t = torch.from_numpy(np.array(x, dtype=np.float64))
             return (self.deriv(t) if derivative else self.fn(t)).numpy()
 
+    @property
+    def spec(self) -> str:
+        """The exact activation as a string that :func:`get` turns back into it: ``"relu"``,
+        ``"leaky_relu(slope=0.5)"``, ``"gelu(approximate='tanh')"``, ``"prelu(slope=(0.1, 0.3))"``.
+
+        Float parameters are written with ``repr`` (round-trips exactly).
+
+        >>> get("elu", alpha=0.5).spec
+        'elu(alpha=0.5)'
+        >>> get(get("elu", alpha=0.5).spec).params
+        {'alpha': 0.5}
+        """
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
+
     # --- Gaussian moments -----------------------------------------------------------------------
-    def expect(self, g: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], q: float = 1.0) -> float:
-        r""":math:`\mathbb E[g(x, \phi(x), \phi'(x))]` for x ~ N(0, q), by piecewise quadrature."""
-        x, w = gaussian.nodes(q, self.kinks)
+    def expect(self, g: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray], q: float = 1.0,
+               mean: float = 0.0) -> float:
+        r""":math:`\mathbb E[g(x, \phi(x), \phi'(x))]` for x ~ N(mean, q), by piecewise quadrature."""
+        if self.units:
+            return float(sum(w * u.expect(g, q, mean) for w, u in self.units))
+        x, w = gaussian.nodes(q, self.kinks, mean=mean)
         try:
-            return float(gaussian.integrate(g(x, self.numpy(x), self.numpy(x, derivative=True)), x, w, q))
+            return float(gaussian.integrate(g(x, self.numpy(x), self.numpy(x, derivative=True)), x, w, q, mean))
         except ValueError:
             raise ValueError(f"the Gaussian expectation of activation {self.name!r} diverges at q={q!r}") from None
 
-    def moments(self, q: float = 1.0) -> Moments:
-        r"""E[φ(x)], E[φ(x)²], E[φ'(x)²] for x ~ N(0, q), accurate to ~1e-12 relative.
+    def moments(self, q: float = 1.0, mean: float = 0.0) -> Moments:
+        r""":class:`Moments` of φ for x ~ N(mean, q), accurate to ~1e-12 relative (the one home of these numbers).
+
+        ``q = 0`` gives the limit q → 0⁺: φ(μ), φ(μ)², the mean of the one-sided φ'(μ∓)², and 0 — at a
+        kink that is not φ'(μ)² (ReLU at μ = 0: E[φ'²] = 1/2 for every q > 0, so also in the limit). The limit
+        is also used for √q < 1e-9·|μ|, where float64 cannot place nodes around μ (error ~1e-9 relative).
+        A ``ValueError`` when a moment diverges.
 
         >>> m = get("relu").moments(1.0)
-        >>> round(m.second, 12), round(m.deriv_second, 12)
-        (0.5, 0.5)
+        >>> round(m.second, 12), round(m.deriv_second, 12), get("relu").moments(0.0).deriv_second
+        (0.5, 0.5, 0.5)
+        >>> round(get("identity").moments(4.0, mean=0.5).second, 12)   # μ² + q
+        4.25
         """
-        x, w = gaussian.nodes(q, self.kinks)
-        y, d = self.numpy(x), self.numpy(x, derivative=True)
-        try:
-            return Moments(*(float(v) for v in gaussian.integrate(np.stack([y, y * y, d * d]), x, w, q)))
-        except ValueError:
-            raise ValueError(f"the Gaussian moments of activation {self.name!r} diverge at q={q!r}") from None
+        return _moments(self, _check_variance(q), _check_mean(mean))
 
     def gain(self, kind: GainKind = "forward") -> float:
         r"""Weight-scale gain g for :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`.
@@ -147,6 +182,9 @@ class Activation:
     @cached_property
     def output_range(self) -> tuple[float, float]:
         """(inf, sup) of φ over the reals, ±inf when unbounded; numerical, rounded to 1e-9."""
+        if self.units:
+            r = [u.output_range for _, u in self.units]
+            return min(lo for lo, _ in r), max(hi for _, hi in r)
         _, y, _ = self._grid
         far = self.numpy(np.array([-1e12, 1e12]))
         lo, hi = min(float(y.min()), float(far[0])), max(float(y.max()), float(far[1]))
@@ -163,17 +201,24 @@ class Activation:
     @cached_property
     def saturating(self) -> tuple[bool, bool]:
         """(left, right): φ'(x) → 0 as x → -∞ / +∞ (|φ'(±1e4)| < 1e-6)."""
+        if self.units:
+            r = [u.saturating for _, u in self.units]
+            return all(a for a, _ in r), all(b for _, b in r)
         _, _, d = self._grid
         return bool(abs(d[0]) < 1e-6), bool(abs(d[-1]) < 1e-6)
 
     @cached_property
     def monotonic(self) -> bool:
         """φ is non-decreasing (φ' ≥ 0 everywhere on a fine grid)."""
+        if self.units:
+            return all(u.monotonic for _, u in self.units)
         return bool(self._grid[2].min() >= -1e-12)
 
     @cached_property
     def max_slope(self) -> float:
         """max |φ'(x)| (sigmoid: 1/4), refined around the best grid point."""
+        if self.units:
+            return max(u.max_slope for _, u in self.units)
         x, _, d = self._grid
         i = int(np.argmax(np.abs(d)))
         lo, hi = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
@@ -183,6 +228,8 @@ class Activation:
     @cached_property
     def sparse(self) -> bool:
         """φ is exactly 0 on a whole interval (ReLU-like): layers produce exact zeros."""
+        if self.units:
+            return all(u.sparse for _, u in self.units)
         return bool(np.all(self.numpy(np.array([-3.0, -2.0, -1.0, -0.5])) == 0.0))
 
     def properties(self) -> dict[str, Any]:
@@ -205,6 +252,36 @@ class Activation:
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"Activation({self.name}{', ' + p if p else ''})"
+
+
+def _check_variance(q: float) -> float:
+    return float(validate.check("q", q, validate.is_number(q) and q >= 0, "a finite variance >= 0"))
+
+
+def _check_mean(mean: float) -> float:
+    return float(validate.check("mean", mean, validate.is_number(mean), "a finite number"))
+
+
+@lru_cache(maxsize=8192)
+def _moments(act: Activation, q: float, mean: float) -> Moments:
+    if act.units:
+        parts = [(w, _moments(u, q, mean)) for w, u in act.units]
+        return Moments(*(float(sum(w * m[i] for w, m in parts)) for i in range(4)))
+    if q < 1e-300 or math.sqrt(q) < 1e-9 * abs(mean):
+        # the limit q → 0⁺ (one-sided derivatives at a kink); also where √q is below ~1e7 ulp of μ and
+        # nodes μ + √q·t could not be placed: the limit is then exact to ~1e-9 relative
+        eps = max(abs(mean) * 1e-15, 1e-300)
+        y = float(act.numpy(np.array([mean]))[0])
+        d = act.numpy(np.array([mean - eps, mean + eps]), derivative=True)
+        return Moments(y, y * y, float(d[0] ** 2 + d[1] ** 2) / 2, 0.0)
+    x, w = gaussian.nodes(q, act.kinks, mean=mean)
+    y, d = act.numpy(x), act.numpy(x, derivative=True)
+    terms = np.stack([y, y * y, d * d, (x - mean) * y * d / math.sqrt(q)])  # (4, nodes)
+    try:
+        vals = gaussian.integrate(terms, x, w, q, mean)
+    except ValueError:
+        raise ValueError(f"the Gaussian moments of activation {act.name!r} diverge at q={q!r}") from None
+    return Moments(*(float(v) for v in vals))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -323,6 +400,48 @@ def _gelu_d(x: Tensor) -> Tensor:
     return cdf + x * pdf
 
 
+_GELU_C = math.sqrt(2 / math.pi)
+
+
+def _gelu_tanh_d(x: Tensor) -> Tensor:
+    # φ = x/2·(1 + tanh u), u = √(2/π)(x + 0.044715 x³): φ' = (1 + tanh u)/2 + x/2·sech²u·du/dx
+    t = torch.tanh(_GELU_C * (x + 0.044715 * x ** 3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * x * x)
+
+
+def _hardtanh(name: str, lo: float, hi: float, module: Callable[[], nn.Module], params: dict,
+              description: str) -> Activation:
+    """clamp(x, lo, hi); φ' = 1 strictly inside (lo, hi), 0 elsewhere (torch's hardtanh_backward)."""
+
+    def deriv(x: Tensor) -> Tensor:
+        return ((x > lo) & (x < hi)).to(x.dtype)
+
+    return Activation(name, lambda x: torch.clamp(x, lo, hi), deriv, module, params, (lo, hi),
+                      description=description)
+
+
+def _prelu(slope: float | tuple[float, ...]) -> Activation:
+    """PReLU with one slope, or a mixture of units with per-channel slopes (exact: see Activation.units)."""
+    if isinstance(slope, float):
+        return _param_relu("prelu", slope, lambda: nn.PReLU(init=slope), params={"slope": slope},
+                           description="leaky ReLU with a learnable slope (initial slope shown)")
+    slopes = slope
+
+    def module() -> nn.Module:
+        m = nn.PReLU(num_parameters=len(slopes))
+        with torch.no_grad():
+            m.weight.copy_(torch.tensor(slopes))
+        return m
+
+    values, counts = np.unique(np.array(slopes), return_counts=True)
+    units = tuple((float(c) / len(slopes), _prelu(float(v))) for v, c in zip(values, counts))
+    mean = float(np.mean(slopes))
+    base = _param_relu("prelu", mean, module, params={"slope": slopes})
+    return Activation(base.name, base.fn, base.deriv, module, base.params, base.kinks,
+                      description=f"PReLU with {len(slopes)} per-channel slopes (mean {mean:.4g}); moments "
+                                  f"average over the channels", units=units)
+
+
 def _silu_d(x: Tensor) -> Tensor:
     s = torch.sigmoid(x)
     return s * (1 + x * (1 - s))
@@ -350,10 +469,15 @@ def _builtin(name: str, **params: Any) -> Activation:
         s = _check("slope", params.get("slope", 0.01), 0 <= params.get("slope", 0.01) < 1, "in [0, 1)")
         return _param_relu(name, s, lambda: nn.LeakyReLU(s), params={"slope": s},
                            torch_gain=("leaky_relu", s), description="max(0,x) + slope·min(0,x)")
-    if name == "prelu":
-        s = _check("slope", params.get("slope", 0.25), 0 <= params.get("slope", 0.25) < 1, "in [0, 1)")
-        return _param_relu(name, s, lambda: nn.PReLU(init=s), params={"slope": s},
-                           description="leaky ReLU with a learnable slope (initial slope shown)")
+    if name == "prelu":  # learned slopes are unconstrained: any finite value, or one per channel
+        return _prelu(params.get("slope", 0.25))
+    if name == "relu6":
+        return _hardtanh(name, 0.0, 6.0, nn.ReLU6, {}, "min(max(0, x), 6)")
+    if name == "hardtanh":
+        lo, hi = float(params.get("min_val", -1.0)), float(params.get("max_val", 1.0))
+        _check("max_val", hi, hi > lo, f"> min_val={lo}")
+        return _hardtanh(name, lo, hi, lambda: nn.Hardtanh(lo, hi), {"min_val": lo, "max_val": hi},
+                         "clamp(x, min_val, max_val)")
     if name == "rrelu":
         lo, up = params.get("lower", 1 / 8), params.get("upper", 1 / 3)
         _check("lower", lo, 0 <= lo < 1, "in [0, 1)")
@@ -377,6 +501,10 @@ def _builtin(name: str, **params: Any) -> Activation:
         fn, d = _softplus(beta)
         return Activation(name, fn, d, lambda: nn.Softplus(beta), {"beta": beta},
                           description="log(1 + e^(beta·x))/beta")
+    if name == "gelu" and params.get("approximate", "none") == "tanh":
+        return Activation(name, lambda x: F.gelu(x, approximate="tanh"), _gelu_tanh_d,
+                          lambda: nn.GELU(approximate="tanh"), {"approximate": "tanh"},
+                          description="x/2·(1 + tanh(√(2/π)(x + 0.044715x³))), tanh form")
     if name == "gelu":
         return Activation(name, lambda x: F.gelu(x, approximate="none"), _gelu_d, nn.GELU,
                           description="x·Φ(x), erf form")
@@ -392,7 +520,10 @@ def _builtin(name: str, **params: Any) -> Activation:
 
 
 _NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "softplus", "elu", "selu",
-          "gelu", "silu", "softsign", "identity", "stepped_sigmoid", "noisy_relu")
+          "gelu", "silu", "softsign", "identity", "stepped_sigmoid", "noisy_relu", "relu6", "hardtanh")
+_PARAMS = {"leaky_relu": ("slope",), "prelu": ("slope",), "rrelu": ("lower", "upper"), "noisy_relu": ("sigma",),
+           "elu": ("alpha",), "softplus": ("beta",), "gelu": ("approximate",), "hardtanh": ("min_val", "max_val")}
+_CHOICES = {"approximate": ("none", "tanh")}  # string-valued parameters
 _ALIASES = {"linear": "identity", "none": "identity", "swish": "silu", "logistic": "sigmoid",
             "leaky": "leaky_relu", "leakyrelu": "leaky_relu"}
 _CACHE: dict[tuple, Activation] = {}
@@ -404,30 +535,66 @@ def names() -> list[str]:
 
 
 def get(name: str | Activation, **params: Any) -> Activation:
-    """The registered activation ``name`` with ``params`` (e.g. ``get("leaky_relu", slope=0.2)``).
+    """The registered activation ``name`` with ``params`` (e.g. ``get("leaky_relu", slope=0.2)``), or the one
+    a spec string names (``get("leaky_relu(slope=0.2)")``, see :attr:`Activation.spec`).
 
     Aliases: ``linear``/``none`` → identity, ``swish`` → silu, ``logistic`` → sigmoid.
     Raises ``ValueError`` for an unknown name or a parameter outside its range.
+
+    >>> get("gelu(approximate='tanh')").params, get("prelu", slope=[0.1, 0.3]).spec
+    ({'approximate': 'tanh'}, 'prelu(slope=(0.1, 0.3))')
     """
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str):
         raise ValueError(f"activation must be a name (one of {names()}) or an Activation, got {name!r}")
+    if "(" in name:
+        if params:
+            raise ValueError(f"pass parameters either in the spec or as keywords, not both: {name!r}, {params}")
+        name, params = _parse_spec(name)
     key_name = _ALIASES.get(name.lower(), name.lower())
     if key_name not in _NAMES:
         raise ValueError(f"activation must be one of {names()}, got {name!r}")
-    allowed = {"leaky_relu": {"slope"}, "prelu": {"slope"}, "rrelu": {"lower", "upper"},
-               "noisy_relu": {"sigma"}, "elu": {"alpha"}, "softplus": {"beta"}}.get(key_name, set())
-    bad = set(params) - allowed
+    allowed = _PARAMS.get(key_name, ())
+    bad = set(params) - set(allowed)
     if bad:
         raise ValueError(f"activation {key_name!r} takes parameters {sorted(allowed)}, got {sorted(bad)}")
-    for k, v in params.items():
-        if not (isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)):
-            raise ValueError(f"{k} must be a finite number, got {v!r}")
-    key = (key_name, tuple(sorted((k, float(v)) for k, v in params.items())))
+    params = {k: _check_param(key_name, k, v) for k, v in params.items()}
+    if key_name == "gelu" and params.get("approximate") == "none":
+        params = {}
+    key = (key_name, tuple(sorted(params.items())))
     if key not in _CACHE:
         _CACHE[key] = _builtin(key_name, **params)
     return _CACHE[key]
+
+
+def _parse_spec(text: str) -> tuple[str, dict[str, Any]]:
+    """``"name(k=literal, ...)"`` → (name, params); literals only (no code is run)."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.args
+                and all(kw.arg for kw in node.keywords)):
+            raise SyntaxError
+        return node.func.id, {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}  # type: ignore[misc]
+    except (SyntaxError, ValueError):
+        raise ValueError(f"activation spec must look like 'name' or 'name(param=value, ...)' with literal "
+                         f"values, got {text!r}") from None
+
+
+def _number(k: str, v: Any) -> float:
+    return float(validate.check(k, v, validate.is_number(v), "a finite number"))
+
+
+def _check_param(name: str, k: str, v: Any) -> Any:
+    if k in _CHOICES:
+        return validate.one_of(k, v, _CHOICES[k])
+    if name == "prelu" and isinstance(v, (list, tuple, np.ndarray, Tensor)):
+        slopes = tuple(_number(k, float(a) if isinstance(a, (np.floating, Tensor)) else a)
+                       for a in (v.tolist() if isinstance(v, (np.ndarray, Tensor)) else v))
+        if not slopes:
+            raise ValueError(f"{k} must be a number or a non-empty sequence of numbers, got {v!r}")
+        return slopes[0] if len(set(slopes)) == 1 else slopes
+    return _number(k, v)
 
 
 def from_callable(fn: Callable[[Tensor], Tensor], name: str | None = None, *,
@@ -461,16 +628,17 @@ _MODULE_MAP: dict[type, Callable[[nn.Module], Activation]] = {
     nn.Sigmoid: lambda m: get("sigmoid"),
     nn.Tanh: lambda m: get("tanh"),
     nn.ReLU: lambda m: get("relu"),
-    nn.ReLU6: lambda m: get("relu"),
+    nn.ReLU6: lambda m: get("relu6"),
+    nn.Hardtanh: lambda m: get("hardtanh", min_val=m.min_val, max_val=m.max_val),
     nn.LeakyReLU: lambda m: get("leaky_relu", slope=m.negative_slope),
-    nn.PReLU: lambda m: get("prelu", slope=float(m.weight.detach().float().mean().clamp(0, 0.999))),
+    nn.PReLU: lambda m: get("prelu", slope=m.weight.detach().double().reshape(-1).tolist()),
     nn.RReLU: lambda m: get("rrelu", lower=m.lower, upper=m.upper),
     nn.ELU: lambda m: get("elu", alpha=m.alpha),
     nn.SELU: lambda m: get("selu"),
-    nn.GELU: lambda m: get("gelu"),
+    nn.GELU: lambda m: get("gelu", approximate=m.approximate),
     nn.SiLU: lambda m: get("silu"),
     nn.Softsign: lambda m: get("softsign"),
-    nn.Softplus: lambda m: get("softplus", beta=m.beta),
+    nn.Softplus: lambda m: _softplus_module(m),
     nn.Identity: lambda m: get("identity"),
     SteppedSigmoid: lambda m: get("stepped_sigmoid"),
     NoisyReLU: lambda m: get("noisy_relu", sigma=m.sigma),
@@ -478,11 +646,22 @@ _MODULE_MAP: dict[type, Callable[[nn.Module], Activation]] = {
 
 _FUNCTION_MAP: dict[Any, str] = {
     torch.relu: "relu", F.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh",
-    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.gelu: "gelu", F.silu: "silu",
+    torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.gelu: "gelu", F.silu: "silu", F.relu6: "relu6",
+    F.hardtanh: "hardtanh",
     F.selu: "selu", torch.selu: "selu", F.elu: "elu", F.softplus: "softplus", F.softsign: "softsign",
     F.leaky_relu: "leaky_relu", "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
     "relu_": "relu", "tanh_": "tanh", "sigmoid_": "sigmoid",
 }
+
+
+def _softplus_module(m: nn.Module) -> Activation:
+    # torch returns x where βx > threshold; the registered softplus is exact: they differ by at most
+    # log(1 + e^-threshold)/β (2e-9 at the default threshold 20)
+    gap = math.log1p(math.exp(-float(m.threshold))) / float(m.beta)
+    if gap > 1e-6:
+        warnings.warn(f"Softplus(beta={m.beta}, threshold={m.threshold}) is read as the exact softplus, which "
+                      f"differs from it by up to {gap:.2g} above the threshold", stacklevel=3)
+    return get("softplus", beta=m.beta)
 
 
 def from_module(module: nn.Module) -> Activation | None:
@@ -510,6 +689,10 @@ def from_function(target: Any, kwargs: dict | None = None) -> Activation | None:
         return get(name, alpha=kwargs.get("alpha", 1.0))
     if name == "softplus" and kwargs.get("beta", 1.0) != 1.0:
         return get(name, beta=kwargs["beta"])
+    if name == "gelu":
+        return get(name, approximate=kwargs.get("approximate", "none"))
+    if name == "hardtanh":
+        return get(name, min_val=kwargs.get("min_val", -1.0), max_val=kwargs.get("max_val", 1.0))
     return get(name)
 
 

@@ -1,7 +1,7 @@
 """Helpers for the report tests: run directories written by hand to docs/CONTRACTS.md (format 1).
 
 These mimic what experiments write, so the report can be tested independently of them; tests with
-real runs live beside these and skip when their parts are not importable.
+real runs (experiments, probes) live beside these and fail, never skip, when a part is missing.
 """
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ import numpy as np
 
 
 def watcher_arrays(steps: int, layers: int, *, bins: int = 40, hist_every: int = 1, seed: int = 0,
-                   scale: float = 1.0, uniform_edges: bool = True) -> dict[str, np.ndarray]:
-    """A Watcher history (CONTRACTS.md) of a fake net whose activations shrink with depth."""
+                   scale: float = 1.0, uniform_edges: bool = True,
+                   names: list[str] | None = None) -> dict[str, np.ndarray]:
+    """A Watcher history (CONTRACTS.md) of a fake net whose activations shrink with depth
+    (layers ``fc1 … fcL`` unless ``names`` are given)."""
     rng = np.random.default_rng(seed)
     st = np.arange(steps, dtype=np.int64)
     decay = scale * 0.7 ** np.arange(layers)                      # (L,)
     drift = 1 + 0.3 * np.sin(st / max(1, steps) * 6)[:, None]     # (S, 1)
     std = drift * decay[None, :]                                  # (S, L)
-    out = {"format_version": np.array(1), "steps": st, "layers": np.array([f"fc{i + 1}" for i in range(layers)]),
+    out = {"format_version": np.array(1), "steps": st, "layers": np.array(names or [f"fc{i + 1}" for i in range(layers)]),
            "std": std, "mean": 0.1 * std, "abs_mean": 0.8 * std,
            "grad_norm": 1e-3 * 10.0 ** (np.arange(layers)[None, :] * 0.8) * drift,
            "dead_fraction": np.clip(0.05 * np.arange(layers)[None, :] + 0.001 * st[:, None], 0, 1),
@@ -46,7 +48,9 @@ def watcher_arrays(steps: int, layers: int, *, bins: int = 40, hist_every: int =
 
 def write_run_dir(d: Path, *, steps: int = 30, layers: int = 5, variants=("xavier", "he"),
                   format_version=1, figure: bool = True, description: bool = True, hist_every: int = 1,
-                  bins: int = 40) -> Path:
+                  bins: int = 40, layer_names: dict[str, list[str]] | None = None) -> Path:
+    """A run directory as an experiment writes it; ``layer_names``: per-variant layer names (variants
+    may have different layers), default ``fc1 … fcL`` for all."""
     d.mkdir(parents=True, exist_ok=True)
     cfg = {"format_version": format_version, "experiment": "activation-histograms", "seed": 0, "quick": True,
            "config": {"depth": layers, "width": 64, "steps": steps, "variants": list(variants),
@@ -74,9 +78,11 @@ def write_run_dir(d: Path, *, steps: int = 30, layers: int = 5, variants=("xavie
                     w.writerow([s, v, "test", "accuracy", 1 - np.exp(-s / 10) * 0.9])
     arrays = {}
     for v_i, v in enumerate(variants):
-        a = watcher_arrays(steps, layers, seed=v_i, scale=1 + v_i, hist_every=hist_every, bins=bins)
+        names = (layer_names or {}).get(v)
+        n = len(names) if names else layers
+        a = watcher_arrays(steps, n, seed=v_i, scale=1 + v_i, hist_every=hist_every, bins=bins, names=names)
         arrays.update({f"{v}/{k}": x for k, x in a.items()})
-        arrays[f"{v}/predicted_std"] = (1 + v_i) * 0.72 ** np.arange(layers)
+        arrays[f"{v}/predicted_std"] = (1 + v_i) * 0.72 ** np.arange(n)
     np.savez(d / "history.npz", **arrays)
     findings = {"variants": {variants[0]: [{
         "kind": "vanishing_activations", "severity": "warning", "layers": ["fc4", "fc5"],

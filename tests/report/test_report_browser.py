@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from report_testlib import watcher_arrays, write_run_dir
 
@@ -27,6 +28,18 @@ def _missing(why: str):
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"browser test needs {why} (CI=true: not skipping)")
     pytest.skip(f"needs {why}")
+
+
+def test_missing_browser_fails_under_ci(monkeypatch):
+    # .ci/run sets CI=true: there a missing browser is a failure, elsewhere a skip
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: not skipping"):
+        _missing("chromium")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        _missing("chromium")
+    ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
+    assert "\nexport CI=true" in ci and ci.index("export CI=true") < ci.index("python -m pytest")
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +235,73 @@ def test_notebook_iframe_renders(driver, tmp_path):
     finally:
         driver.switch_to.default_content()
     assert _errors(driver) == []
+
+
+def test_by_layer_axis_and_layer_select_follow_one_variants_layers(driver, tmp_path):
+    """Variants with different layers (with and without batch norm): the by-layer x axis lists one
+    variant's layers, every point sits at its own layer's name; the histogram's layer select picks
+    a layer by name in each variant."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    from test_report_layout import BN, PLAIN
+
+    from initlab import formats
+
+    run = write_run_dir(tmp_path / "bn", variants=("plain", "bn"), steps=6, figure=False,
+                        layer_names={"plain": PLAIN, "bn": BN})
+    page = il.report.write_run_report(run)
+    _check_page(driver, page)
+    data = il.report.data.load_run_dir(run)
+    std = {v.name: dict(zip(v.layers, v.stats["std"][-1])) for v in data.variants}
+
+    def chart(stat):
+        return driver.execute_script(
+            "const c = document.querySelector(`#bylayer-charts .chart[data-stat='${arguments[0]}']`);"
+            "return {labels: JSON.parse(c.getAttribute('data-x-labels')), data: c.uplot.data,"
+            " series: c.uplot.series.map(s => s.label), title: c.parentNode.querySelector('h3').textContent,"
+            " note: document.querySelector('#bylayer-controls .axis-note').textContent};", stat)
+
+    c = chart("std")
+    assert c["labels"] == BN and c["title"] == formats.LABELS["std"]
+    assert c["series"] == ["layer", "plain", "plain (theory)", "bn", "bn (theory)"]
+    plain, bn = c["data"][1], c["data"][3]
+    assert [x is None for x in plain] == [n not in PLAIN for n in BN]       # gaps at bn1, bn2
+    for i, name in enumerate(BN):
+        assert bn[i] == pytest.approx(std["bn"][name], rel=1e-3)
+        if name in PLAIN:
+            assert plain[i] == pytest.approx(std["plain"][name], rel=1e-3)
+    assert c["note"] == ""
+    Select(driver.find_element(By.CSS_SELECTOR, "select.axis-select")).select_by_visible_text("plain")
+    c = chart("std")
+    assert c["labels"] == PLAIN and "bn (bn1, bn2)" in c["note"]
+    for i, name in enumerate(PLAIN):
+        assert c["data"][1][i] == pytest.approx(std["plain"][name], rel=1e-3)
+        assert c["data"][3][i] == pytest.approx(std["bn"][name], rel=1e-3)
+
+    # histograms: the select lists every layer once (network order); each chart shows that layer
+    layer_select = Select(driver.find_element(By.CSS_SELECTOR, "select.layer-select"))
+    assert [o.text for o in layer_select.options] == BN
+    layer_select.select_by_visible_text("fc2")
+    counts = driver.execute_script(
+        "return [...document.querySelectorAll('#hist-charts .chart')].map(c => c.uplot.data[1])")
+    hist = {v.name: v.hists[v.layers.index("fc2")].counts[-1] for v in data.variants}
+    for got, name in zip(counts, ("plain", "bn")):
+        np.testing.assert_allclose(got[:-1], hist[name])
+    layer_select.select_by_visible_text("bn1")      # plain has no bn1: its chart is empty, not another layer
+    counts = driver.execute_script(
+        "return [...document.querySelectorAll('#hist-charts .chart')].map(c => c.uplot.data[1])")
+    assert all(x is None for x in counts[0]) and counts[1][:-1] == pytest.approx(
+        data.variants[1].hists[BN.index("bn1")].counts[-1].tolist())
+    assert _errors(driver) == []
+
+
+def test_run_page_reads_headline_first(driver, tmp_path):
+    """In the browser: the headline figure and the verdicts are the first things below the title."""
+    run = write_run_dir(tmp_path / "run", steps=8)
+    _open(driver, il.report.write_run_report(run))
+    tops = driver.execute_script("""
+        const y = s => document.querySelector(s).getBoundingClientRect().top + window.scrollY;
+        return ['h1', 'figure.headline img', 'table.verdicts', '#findings', '#curves', '#bylayer', '#config']
+               .map(y);""")
+    assert tops == sorted(tops), tops
+    assert driver.execute_script("return document.querySelector('figure.headline img').naturalWidth") > 0

@@ -59,7 +59,7 @@ def test_okabe_ito_colours_per_variant(small_run):
     # variants in the order the run lists them (xavier first), as the HTML report colours them
     assert colors == {"xavier · train": figures.OKABE_ITO[0], "he · train": figures.OKABE_ITO[1]}
     assert set(colors.values()) <= set(figures.OKABE_ITO)
-    page_colors = il.report.html.payload(il.report._data.load(small_run))["colors"]
+    page_colors = il.report.payload.payload(il.report.data.load(small_run))["colors"]
     assert {f"{v} · train": c for v, c in page_colors.items()} == colors
 
 
@@ -82,17 +82,15 @@ def test_views_reject_bad_names_clearly(small_run):
 
 @functools.lru_cache(maxsize=1)
 def real_inspection():
-    """An Inspection of a small tanh MLP (skips while probes/models are not importable)."""
-    torch = pytest.importorskip("torch")
-    try:
-        ins_fn = il.inspect
-        model = il.models.mlp([16, 32, 32, 32, 4], "tanh", init="xavier_normal")
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - probes/models not landed
-        pytest.skip(f"probes not available: {exc}")
+    """An Inspection of a small tanh MLP."""
+    import torch
+
+    model = il.models.mlp([16, 32, 32, 32, 4], "tanh", init="xavier_normal",
+                          generator=torch.Generator().manual_seed(1))
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 16, generator=g)
     y = torch.randint(0, 4, (64,), generator=g)
-    return ins_fn(model, x, y)
+    return il.inspect(model, x, y)
 
 
 def test_inspection_report_and_figures(tmp_path):
@@ -114,10 +112,9 @@ def test_inspection_report_and_figures(tmp_path):
 
 @functools.lru_cache(maxsize=1)
 def real_watcher(steps: int = 30):
-    """A Watcher over a short SGD run of a small ReLU MLP (skips while probes are not importable)."""
-    torch = pytest.importorskip("torch")
-    if not callable(getattr(getattr(il.probes, "Watcher", None), "arrays", None)):
-        pytest.skip("probes.Watcher not available")
+    """A Watcher over a short SGD run of a small ReLU MLP."""
+    import torch
+
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     model = il.models.mlp([8, 32, 32, 3], "relu", init="he_normal")

@@ -12,7 +12,7 @@ import pytest
 from report_testlib import hash_tree, watcher_arrays, write_run_dir
 
 import initlab as il
-from initlab.report import _data, html as rhtml
+from initlab.report import data as _data, payload as rpayload
 
 
 class _Links(HTMLParser):
@@ -168,18 +168,18 @@ def _size_of_watched_run(tmp_path, steps, hist_every, layers=8, bins=64):
 def test_long_watched_run_is_downsampled(tmp_path):
     size, data = _size_of_watched_run(tmp_path, steps=1000, hist_every=10)
     for v in data["variants"]:
-        assert len(v["steps"]) <= rhtml.MAX_STEPS and v["steps"][0] == 0 and v["steps"][-1] == 999
+        assert len(v["steps"]) <= rpayload.MAX_STEPS and v["steps"][0] == 0 and v["steps"][-1] == 999
         for st in v["stats"].values():
-            assert len(st["values"]) == len(st["steps"]) <= rhtml.MAX_STEPS
-        assert len(v["hist"]["steps"]) <= rhtml.MAX_HISTS
+            assert len(st["values"]) == len(st["steps"]) <= rpayload.MAX_STEPS
+        assert len(v["hist"]["steps"]) <= rpayload.MAX_HISTS
     for c in data["curves"]:
-        assert all(len(s["x"]) <= rhtml.MAX_STEPS for s in c["series"])
+        assert all(len(s["x"]) <= rpayload.MAX_STEPS for s in c["series"])
     assert size < 3_000_000, size   # 2 variants x 8 layers, 1,000 steps, 100 snapshots of 64 bins
 
 
 def test_pick_keeps_ends_and_bounds():
     for n in (0, 1, 5, 200, 201, 1000, 12345):
-        idx = rhtml._pick(n, 200)
+        idx = rpayload.pick(n, 200)
         assert len(idx) == min(n, 200) or (n > 200 and len(idx) <= 200)
         if n:
             assert idx[0] == 0 and idx[-1] == n - 1 and np.all(np.diff(idx) > 0)
@@ -236,18 +236,11 @@ def test_watcher_hist_with_missing_layers(tmp_path):
     assert v["hist"]["layers"][2] is None and v["stats"]["std"]["values"][0][1] is None
 
 
-def _real_run(tmp_path):
-    """A real quick run: activation-histograms when registered, else the cheapest one there is."""
-    try:
-        from initlab import experiments
-        names = experiments.names()
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - experiments not landed
-        pytest.skip(f"experiments not available: {exc}")
-    for name in ("activation-histograms", "chain-product", "zigzag"):
-        if name in names:
-            break
-    else:  # pragma: no cover
-        name = names[0]
+def _real_run(tmp_path, name="activation-histograms"):
+    """A real quick run of a registered experiment (a missing one is an error, not a skip)."""
+    from initlab import experiments
+
+    assert name in experiments.names(), experiments.names()
     return experiments.run(name, quick=True, out=tmp_path / "runs" / name, quiet=True)
 
 
@@ -287,7 +280,7 @@ def test_sparse_extended_stats_survive_downsampling(tmp_path):
     st = json.loads(parse(p).blob)["variants"][0]["stats"]
     assert st["dead_fraction"]["steps"] == list(range(0, 1000, 10))          # all 100 recorded rows
     assert all(x is not None for x in st["dead_fraction"]["values"][-1])
-    assert len(st["std"]["steps"]) == rhtml.MAX_STEPS
+    assert len(st["std"]["steps"]) == rpayload.MAX_STEPS
     fig = il.report.figures.over_steps(a, "dead_fraction")
     assert len(fig.axes[0].lines[0].get_xdata()) == 100
 
@@ -307,7 +300,7 @@ def test_wide_many_variant_history_stays_a_few_mb(tmp_path):
     p = il.report.to_html(arrays, tmp_path / "wide.html")
     assert p.stat().st_size < 5_000_000, p.stat().st_size
     v = json.loads(parse(p).blob)["variants"][0]
-    assert 2 <= len(v["hist"]["steps"]) <= rhtml.MAX_HISTS and len(v["stats"]["std"]["steps"]) >= 20
+    assert 2 <= len(v["hist"]["steps"]) <= rpayload.MAX_HISTS and len(v["stats"]["std"]["steps"]) >= 20
 
 
 def test_single_step_metrics_become_a_table(tmp_path):

@@ -142,6 +142,59 @@ def test_chaotic_c_star_and_chi_c():
     assert c == pytest.approx(mf.c_star, abs=0.01)
 
 
+def test_relu_without_bias_mean_field_at_q_star_zero():
+    """§1.4: q* = 0. χ₁ is the limit q → 0⁺ (σ_w²/2 for ReLU), ξ_∇ = −1/ln χ₁, and 6ξ_c does not apply."""
+    mf = il.theory.mean_field("relu", 1.44, 0.0)
+    assert mf.converged and mf.q_star == 0.0
+    assert mf.chi1 == pytest.approx(0.72, rel=1e-12) and mf.phase == "ordered"
+    assert mf.xi_grad == pytest.approx(-1 / math.log(0.72), rel=1e-12) and round(mf.xi_grad, 3) == 3.044
+    assert mf.xi_c == math.inf and mf.chi_c == 1.0 and mf.c_star == 1.0
+    assert not mf.bounds_depth and math.isnan(mf.trainable_depth) and "6 xi_c does not bound" in mf.note
+    assert math.isnan(mf.to_dict()["trainable_depth"]) and mf.to_dict()["xi_grad"] == mf.xi_grad
+    # the limit equals the value at any q > 0 (scale-free moments), also for a leaky slope: σ_w²(1 + a²)/2
+    assert mf.chi1 == pytest.approx(il.theory.chi1("relu", 1.44, 0.0, q_star=1e-6), rel=1e-12)
+    leaky = il.theory.mean_field(activations.get("leaky_relu", slope=0.5), 1.0, 0.0)
+    assert leaky.chi1 == pytest.approx(1.25 / 2, rel=1e-12) and not leaky.bounds_depth
+    # a smooth φ at q* = 0: σ_w² φ'(0)²; the c-map tends to the identity there, so c keeps its value
+    th = il.theory.mean_field("tanh", 0.8, 0.0)
+    assert th.q_star == 0.0 and th.chi1 == pytest.approx(0.8, rel=1e-12) and not th.bounds_depth
+    assert math.isnan(th.c_star) and th.xi_grad == pytest.approx(-1 / math.log(0.8), rel=1e-12)
+    # with a bias spread, q* > 0 and the usual picture holds
+    with_bias = il.theory.mean_field("relu", 1.44, 0.1)
+    assert with_bias.bounds_depth and with_bias.xi_c == pytest.approx(with_bias.xi_grad, rel=1e-12)
+    g = il.theory.phase_grid("relu", [1.0, 1.44], [0.0, 0.1])
+    assert g["bounds_depth"].tolist() == [[False, False], [True, True]]
+    assert g["xi_grad"][0, 1] == pytest.approx(mf.xi_grad, rel=1e-12)
+
+
+def _arc_cosine(c: float) -> float:
+    """The normalized ReLU c-map at σ_b² = 0 (Cho & Saul 2009): (√(1−c²) + (π − arccos c)·c)/π."""
+    return (math.sqrt(max(1 - c * c, 0.0)) + (math.pi - math.acos(c)) * c) / math.pi
+
+
+@pytest.mark.parametrize("sw2", [0.5, 1.44, 2.0])
+def test_relu_correlation_map_without_bias_is_the_arc_cosine_map(sw2):
+    """Independent of σ_w² and of q (q* = 0 included), slope 1 at c = 1: c → 1 only polynomially."""
+    for c in (-0.9, 0.0, 0.3, 0.99):
+        assert il.theory.c_map(c, "relu", sw2, 0.0) == pytest.approx(_arc_cosine(c), abs=1e-12)
+        assert il.theory.c_map(c, "relu", sw2, 0.0, q=0.0) == pytest.approx(_arc_cosine(c), abs=1e-12)
+    h = 1e-6
+    assert (1 - il.theory.c_map(1 - h, "relu", sw2, 0.0)) / h == pytest.approx(1.0, abs=2e-3)
+
+
+def test_relu_correlations_approach_one_polynomially():
+    c_num, c_ref, gap = 0.0, 0.0, {}
+    for depth in range(1, 201):
+        c_num, c_ref = il.theory.c_map(c_num, "relu", 1.44, 0.0), _arc_cosine(c_ref)
+        if depth in (10, 50, 200):
+            assert c_num == pytest.approx(c_ref, abs=1e-10)
+            gap[depth] = 1 - c_num
+    assert gap[10] == pytest.approx(0.128, abs=5e-4) and gap[50] == pytest.approx(0.012, abs=2e-4)
+    assert gap[200] == pytest.approx(0.00098, abs=1e-5)
+    # not exponential: extrapolating the 10 → 50 decay geometrically predicts ~2e-6 at depth 200
+    assert gap[200] > 100 * gap[50] * (gap[50] / gap[10]) ** (150 / 40)
+
+
 def test_phase_labels():
     assert il.theory.phase(0.9995) == "critical" and il.theory.phase(0.99) == "ordered"
     assert il.theory.phase(1.01) == "chaotic"

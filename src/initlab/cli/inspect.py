@@ -7,7 +7,10 @@ weights_only=True)``): a tensor, an ``(inputs, targets)`` pair, or a dict with `
 ``targets``/``y``. ``--loss``: ``probe`` (default without targets; see :func:`initlab.inspect`),
 ``ce`` (random class targets when the batch has none), ``mse`` (random N(0, 1) targets when none),
 ``none`` (forward only). ``--init`` re-initializes with :func:`initlab.initialize`; ``--checkpoint``
-loads weights with ``initialize(model, "pretrained", checkpoint=FILE)``.
+loads weights with ``initialize(model, "pretrained", checkpoint=FILE)``. ``--fix`` runs
+:func:`initlab.fix` (re-initialize what the findings name, check that the model then trains better
+over ``--fix-steps`` Adam steps) and prints the before/after tables side by side; ``--save FILE``
+writes the fixed model's state_dict (atomically).
 """
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bins", type=int, default=30, help="histogram bins")
     p.add_argument("--json", action="store_true", help="print the inspection as JSON")
     p.add_argument("--caffe", action="store_true", help="also print Caffe debug_info lines")
+    p.add_argument("--fix", action="store_true", help="apply il.fix and print the before/after tables")
+    p.add_argument("--fix-steps", type=int, default=20, help="training-check steps of --fix (0: none)")
+    p.add_argument("--save", help="with --fix: write the fixed model's state_dict to this .pt file")
     p.set_defaults(func=run)
 
 
@@ -150,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     loss_fn: Any = None if args.loss == "auto" else args.loss
     if targets is None and args.loss in ("ce", "mse"):
         loss_fn = _random_target_loss(args.loss, args.seed + 1)
+    if args.save and not args.fix:
+        raise ValueError("--save writes the fixed model: give --fix too")
+    if args.fix:
+        return _fix(il, model, inputs, targets, loss_fn, args)
     ins = il.inspect(model, inputs, targets, loss_fn, bins=args.bins)
     if ins.loss_kind == "custom":
         ins.loss_kind = f"{args.loss}, random targets"
@@ -168,4 +178,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {f}")
     else:
         print("findings: none")
+    return 0
+
+
+def _fix(il: Any, model: Any, inputs: Any, targets: Any, loss_fn: Any, args: argparse.Namespace) -> int:
+    import torch
+
+    from initlab.formats import atomic_path
+
+    if args.fix_steps < 0:
+        raise ValueError(f"--fix-steps must be >= 0, got {args.fix_steps}")
+    rep = il.fix(model, inputs, targets, loss_fn, steps=args.fix_steps if targets is not None else 0,
+                 generator=torch.Generator().manual_seed(args.seed))
+    print(rep.table())
+    for title, fs in (("findings before", rep.findings_before), ("findings after", rep.findings_after)):
+        print(f"\n{title} ({len(fs)}):" if fs else f"\n{title}: none")
+        for f in fs:
+            print(f"  {f}")
+    if targets is None and args.fix_steps:
+        print("\nno training check: the batch has no targets (give --batch with targets)")
+    if args.save:
+        with atomic_path(args.save) as tmp:
+            torch.save(model.state_dict(), tmp)
+        print(f"\nsaved the fixed model's state_dict to {args.save}")
     return 0

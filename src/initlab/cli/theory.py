@@ -1,9 +1,15 @@
-"""``initlab theory``: mean-field facts (q*, χ₁, ξ_q, ξ_c, phase) and per-layer predicted std at a point."""
+"""``initlab theory``: mean-field facts (q*, χ₁, ξ_q, ξ_c, ξ_∇, phase) and per-layer predicted std at a point.
+
+Where 6 ξ_c does not bound the trainable depth (q* = 0, or the ReLU family at σ_b² = 0) it says so and why,
+and gives the gradient depth scale ξ_∇ = −1/ln χ₁ instead.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import math
+
+from initlab.formats import fmt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fmt(v: float) -> str:
-    return "inf" if v == math.inf else "nan" if v != v else f"{v:.6g}"
+    return fmt(v, 6)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         if not math.isfinite(ql):
             std.append(math.inf)
             continue
-        m = maps.gaussian_moments(act, ql)
+        m = act.moments(ql)
         std.append(math.sqrt(max(m.second - m.mean ** 2, 0.0)))
     out = {**mf.to_dict(), "depth": args.depth, "q0": args.q0, "q": np.asarray(q).tolist(), "std": std}
     if args.phase_diagram:
@@ -55,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  q*      = {_fmt(mf.q_star)}" + ("" if mf.converged else f"   ({mf.message})"))
     print(f"  chi1    = {_fmt(mf.chi1)}   -> {mf.phase}")
     print(f"  c*      = {_fmt(mf.c_star)}   chi_c* = {_fmt(mf.chi_c)}")
-    print(f"  xi_q    = {_fmt(mf.xi_q)}   xi_c = {_fmt(mf.xi_c)}   trainable depth 6 xi_c = {_fmt(mf.trainable_depth)}")
+    print(f"  xi_q    = {_fmt(mf.xi_q)}   xi_c = {_fmt(mf.xi_c)}   xi_grad = -1/ln chi1 = {_fmt(mf.xi_grad)}")
+    if mf.bounds_depth:
+        print(f"  trainable depth 6 xi_c = {_fmt(mf.trainable_depth)}")
+    else:
+        print(f"  trainable depth: 6 xi_c does not apply. {mf.note}")
     print("  layer  q (pre-act var)  predicted std")
     for i, (ql, s) in enumerate(zip(q, std), 1):
         print(f"  {i:>5}  {_fmt(ql):>15}  {_fmt(s):>13}")

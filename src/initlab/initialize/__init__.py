@@ -14,7 +14,14 @@ Schemes (:func:`schemes`; aliases in :func:`aliases`):
 * ``auto``: :math:`W \sim \mathcal N(0, g^2/\text{fan\_in})`, g = ``gain("forward")`` of the
   activation after the layer (√2 ReLU, ≈1.593 tanh, 1 SELU; 1 when nothing follows);
 * ``lsuv``: layer-sequential unit variance (Mishkin & Matas 2016), needs ``data``;
-* ``pretrained``: load a state_dict by name and shape (option ``checkpoint``).
+* ``pretrained``: load a state_dict by name and shape (option ``checkpoint``);
+* transformer schemes (:mod:`initlab.initialize.transformer`): ``gpt2`` (N(0, 0.02²), residual output
+  projections ÷√(2L)), ``small_init`` (N(0, 2/(5d))), ``ds_init`` (Xavier·α/√l in block l); they also
+  set embeddings, norms and ``nn.MultiheadAttention``'s q/k/v slices, one record per parameter.
+
+Hugging Face ``Conv1D`` (GPT-2's dense layer, weight stored (in, out)) is drawn through its transposed
+view, so its fans are right. A weight shared with an embedding (a tied LM head) is never re-initialized
+through the head: it is reported as tied.
 
 >>> import torch, initlab as il
 >>> model = il.models.mlp([20, 30, 30, 5], "tanh", init=None)
@@ -42,6 +49,7 @@ from .untouched import untouched
 from .lsuv import LSUV_DONE, rescale_lsuv
 from .pretrained import load_pretrained
 from .records import InitReport, LayerInit
+from .transformer import TRANSFORMER_SCHEMES, init_transformer
 
 __all__ = ["initialize", "InitReport", "LayerInit", "schemes", "aliases"]
 
@@ -52,7 +60,7 @@ InitReport.__module__ = LayerInit.__module__ = __name__
 # scheme names
 _PLAIN = ("zeros", "constant", "normal", "uniform_fan_in", "xavier_uniform", "xavier_normal",
           "he_uniform", "he_normal", "lecun_normal", "orthogonal", "delta_orthogonal")
-_SCHEMES = (*_PLAIN, "auto", "lsuv", "pretrained")
+_SCHEMES = (*_PLAIN, "auto", "lsuv", "pretrained", *TRANSFORMER_SCHEMES)
 _ALIASES = {
     "he": "he_normal", "kaiming": "he_normal", "kaiming_normal": "he_normal",
     "kaiming_uniform": "he_uniform", "glorot": "xavier_uniform", "glorot_uniform": "xavier_uniform",
@@ -67,8 +75,17 @@ _OPTIONS: dict[str, set[str]] = {
     "he_uniform": {"a", "mode", "nonlinearity"}, "he_normal": {"a", "mode", "nonlinearity"},
     "lsuv": {"tol", "max_iter", "reinit"},
     "pretrained": {"checkpoint", "strip_prefix", "freeze", "fallback"},
+    "gpt2": {"std", "n_layers"}, "small_init": {"d"}, "ds_init": {"alpha", "n_layers"},
 }
-_NO_GAIN = ("zeros", "constant", "normal", "uniform_fan_in", "auto", "pretrained")
+_NO_GAIN = ("zeros", "constant", "normal", "uniform_fan_in", "auto", "pretrained", *TRANSFORMER_SCHEMES)
+# "auto" where the activation after a layer cannot be detected: identity (gain 1). Every activation
+# initlab knows has a forward gain >= 1 (identity and SELU 1, ReLU √2, tanh ≈ 1.59, ...), so gain 1 can
+# only under-scale: the signal may shrink layer by layer (visible to the probes, undone by the norm
+# layers most untraceable models have, harmless on residual branches, where small is the regime
+# Fixup/ReZero start from) but never grow, and growth is the failure that cannot be undone
+# (overflow, saturated softmax/tanh, diverging first steps). Assuming ReLU on a linear/GELU-less
+# path would double the variance per layer.
+DEFAULT_ASSUME = "identity"
 
 
 def schemes() -> list[str]:
@@ -117,6 +134,11 @@ def _validate(scheme: str, options: dict, data: Any) -> None:
         _check_option("max_iter", it, isinstance(it, int) and not isinstance(it, bool) and it >= 1, "an int >= 1")
         r = options.get("reinit")
         _check_option("reinit", r, r is None or isinstance(r, bool), "None, True or False")
+    for key in ("std", "alpha", "d", "n_layers"):
+        if scheme in TRANSFORMER_SCHEMES and key in options:
+            v = options[key]
+            _check_option(key, v, is_number(v) and v > 0 and (key in ("std", "alpha") or float(v).is_integer()),
+                          "a positive number" if key in ("std", "alpha") else "a positive int")
     if scheme == "pretrained":
         if options.get("checkpoint") is None:
             raise ValueError("checkpoint: scheme 'pretrained' needs checkpoint= (a path or a state_dict), got None")
@@ -129,7 +151,8 @@ def _validate(scheme: str, options: dict, data: Any) -> None:
 # the public entry point
 def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float = "zeros",
                bias_std: float | None = None, gain: float | None = None, data: Any = None,
-               generator: torch.Generator | None = None, **options: Any) -> InitReport:
+               generator: torch.Generator | None = None, layers: list[str] | None = None,
+               **options: Any) -> InitReport:
     r"""Initialize every Linear/Conv (1d/2d/3d, transposed) weight and bias of ``model`` in place.
 
     Args:
@@ -143,13 +166,18 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
             he_*: W's std becomes gain/√fan). Not accepted by schemes without a gain.
         data: a batch (tensor, tuple of positional inputs, or dict of keyword inputs); needed by LSUV.
         generator: every random draw goes through it (same seed → same weights).
+        layers: names (or name prefixes) of the modules to initialize; every other parameter is left
+            as it is and listed as untouched ("not selected"). None: all.
         **options: scheme options —
 
             * ``constant``: ``value`` (default 0); ``normal``: ``std`` (default 0.01);
             * ``he_*``: ``a`` (slope; default: the slope of the leaky ReLU after the layer, else 0),
               ``mode`` (``"fan_in"``/``"fan_out"``), ``nonlinearity`` (default ``"leaky_relu"``);
             * all: ``assume`` — the activation (name) assumed where the one after a layer cannot be
-              detected (default ``"relu"``); reported with ``activation_source="assumed"``;
+              detected (default ``"identity"``, gain 1: the assumption that errs on the safe side,
+              see ``DEFAULT_ASSUME``); reported with ``activation_source="assumed"``;
+            * ``gpt2``: ``std`` (0.02), ``n_layers`` (L, default the number of repeated blocks);
+              ``small_init``: ``d`` (default the embedding width); ``ds_init``: ``alpha`` (1), ``n_layers``;
             * ``lsuv``: ``tol`` (0.1), ``max_iter`` (10), ``reinit`` (see below);
             * ``pretrained``: ``checkpoint`` (path or state_dict), ``strip_prefix`` (str or list),
               ``freeze`` (list of module-name prefixes), ``fallback`` (a plain scheme for Linear/Conv
@@ -158,7 +186,8 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
     Activation detection: modules of an ``nn.Sequential`` are taken in order; other models are traced
     with ``torch.fx``; if tracing fails, registration order is used as a guess (reported as
     "assumed"). Norm, dropout, pooling and reshape layers are looked through. A layer whose output
-    is the model output gets activation ``"none"`` (gain 1 in ``auto``).
+    is the model output gets activation ``"none"`` (gain 1 in ``auto``), also when tracing fails and
+    structure tells it (Hugging Face ``get_output_embeddings()``, or the last module with parameters).
 
     He schemes take the slope ``a`` from a ReLU-family activation after the layer (leaky ReLU's
     slope), otherwise ``a = 0`` (ReLU's He init, as in seed 003, also for tanh networks and the
@@ -200,11 +229,23 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
     if not (isinstance(bias_init, str) and bias_init in ("zeros", "uniform_fan_in", "keep")) \
             and not is_number(bias_init):
         raise ValueError(f"bias_init must be 'zeros', 'uniform_fan_in', 'keep' or a number, got {bias_init!r}")
-    assume = _acts.get(options.get("assume", "relu"))
+    assume = _acts.get(options.get("assume", DEFAULT_ASSUME))
     _validate(scheme, options, data)
+    if layers is not None and (isinstance(layers, str) or not all(isinstance(x, str) for x in layers)):
+        raise ValueError(f"layers must be None or a list of module names, got {layers!r}")
+    selected = _selector(layers)
+    if scheme in TRANSFORMER_SCHEMES:
+        keep = _snapshot(model, selected)
+        report = init_transformer(model, scheme, options, generator)
+        _restore(keep, report)
+        LSUV_DONE.discard(model)
+        return report
 
-    layers = weight_layers(model)
-    follow = _follow_layers(model, layers)
+    owner = _tied_heads(model)
+    all_layers = weight_layers(model)
+    layers_ = [(n, m) for n, m in all_layers if selected(n) and f"{n}.weight" not in owner]
+    follow = _follow_layers(model, all_layers)
+    layers = layers_
     if scheme == "pretrained":
         fallback = options.get("fallback")
         fb = _canonical(fallback) if fallback is not None else None
@@ -226,8 +267,13 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
             rescale_lsuv(model, layers, records, data, float(options.get("tol", 0.1)),
                   int(options.get("max_iter", 10)), report)
     handled = {id(p) for _, m in layers for p in (m.weight, getattr(m, "bias", None)) if p is not None}
-    report.untouched = untouched(model, handled)
+    report.untouched = [(k, "not selected (layers=...)" if not selected(k.rpartition(".")[0]) else why)
+                        for k, why in untouched(model, handled)]
+    report.untouched += [(k, f"tied to {o}: one parameter, never re-initialized through this layer")
+                         for k, o in owner.items()]
     for name, f in follow.items():
+        if not selected(name):
+            continue
         if f.source == "assumed":
             report.notes.append(f"{name}: activation after it not detected ({f.note or 'unknown'}); "
                                 f"assumed {assume.name if f.activation is None else f.activation.name}")
@@ -236,6 +282,50 @@ def initialize(model: nn.Module, scheme: str = "auto", *, bias_init: str | float
     else:
         LSUV_DONE.discard(model)
     return report
+
+
+def _selector(layers: list[str] | None):
+    if layers is None:
+        return lambda name: True
+    pre = list(layers)
+    return lambda name: any(name == p or name.startswith(p + ".") for p in pre)
+
+
+def _snapshot(model: nn.Module, selected) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Copies of the parameters outside the selection (restored after a whole-model scheme)."""
+    out = []
+    for mname, m in model.named_modules():
+        if selected(mname):
+            continue
+        for pname, p in m.named_parameters(recurse=False):
+            out.append((f"{mname}.{pname}" if mname else pname, p, p.detach().clone()))
+    return out
+
+
+def _restore(keep: list, report: InitReport) -> None:
+    if not keep:
+        return
+    with torch.no_grad():
+        for _, p, saved in keep:
+            p.copy_(saved)
+    names = {k for k, _, _ in keep}
+    mods = {k.rpartition(".")[0] for k in names}
+    report.layers = [r for r in report.layers if r.name.split(".in_proj_weight[")[0].split(".q_proj")[0] not in mods]
+    report.untouched = [(k, why) for k, why in report.untouched if k not in names] + \
+        [(k, "not selected (layers=...)") for k in sorted(names)]
+
+
+def _tied_heads(model: nn.Module) -> dict[str, str]:
+    """``{parameter name: owner name}`` for every name of a parameter shared with an earlier module
+    (a tied LM head): set once, by its owner, never re-initialized through the later name."""
+    first: dict[int, str] = {}
+    owner = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        if id(p) in first:
+            owner[name] = first[id(p)]
+        else:
+            first[id(p)] = name
+    return owner
 
 
 # ---------------------------------------------------------------------------------------------------

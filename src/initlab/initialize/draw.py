@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .. import init as _init
 from ..activations import RELU_FAMILY, Activation
-from ..structure import Follow
+from ..structure import Follow, weight_view
 from ..validate import is_number
 from .records import LayerInit
 
@@ -109,7 +109,7 @@ def _draw(w: Tensor, scheme: str, follow: Follow, gain: float | None, opts: dict
     if scheme == "auto":
         act = follow.activation
         if act is None:
-            gg = 1.0 if follow.source == "detected" else assume.gain("forward")
+            gg = 1.0 if follow.source == "detected" or follow.output else assume.gain("forward")
         else:
             gg = act.gain("forward")
         _init.normal_(w, gg / math.sqrt(fan_in), generator=g)
@@ -120,8 +120,9 @@ def _draw(w: Tensor, scheme: str, follow: Follow, gain: float | None, opts: dict
 def init_layer(name: str, m: nn.Module, scheme: str | None, follow: Follow, gain: float | None,
                 opts: dict, bias_init: Any, bias_std: float | None, generator: torch.Generator | None,
                 assume: Activation) -> LayerInit:
-    """Draw one layer's weight (and bias) with a plain scheme (None: leave as is) and record it."""
-    w: Tensor = m.weight
+    """Draw one layer's weight (and bias) with a plain scheme (None: leave as is) and record it.
+    The weight is drawn in torch's (out, in) layout (:func:`~initlab.structure.weight_view`)."""
+    w: Tensor = weight_view(m)
     fan_in, fan_out = _init.fans(w)
     gg: float | None = None
     std: float | None = None
@@ -139,7 +140,7 @@ def init_layer(name: str, m: nn.Module, scheme: str | None, follow: Follow, gain
         else:
             bias = _bias_(b, bias_init, bias_std, fan_in, generator)
     act = follow.activation
-    if act is None and follow.source == "assumed":
+    if act is None and follow.source == "assumed" and not follow.output:
         act_name, params = assume.name, dict(assume.params)
     elif act is None:
         act_name, params = "none", {}

@@ -45,9 +45,12 @@ class InitReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # what a transformer scheme did to the parameters that are not Linear/Conv weights (embeddings,
+    # norms): one record each (additive; ``layers`` keeps the weight layers only)
+    others: list[LayerInit] = field(default_factory=list)
 
     def __getitem__(self, name: str) -> LayerInit:
-        for rec in self.layers:
+        for rec in self.layers + self.others:
             if rec.name == name:
                 return rec
         raise KeyError(f"no Linear/Conv layer named {name!r}; layers: {[r.name for r in self.layers]}")
@@ -70,7 +73,7 @@ class InitReport:
         return {"scheme": self.scheme, "options": opts, "layers": [asdict(r) for r in self.layers],
                 "untouched": [list(u) for u in self.untouched], "loaded": list(self.loaded),
                 "skipped": [list(s) for s in self.skipped], "frozen": list(self.frozen),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "others": [asdict(r) for r in self.others]}
 
     def __str__(self) -> str:
         def num(v: float | None, fmt: str = ".4g") -> str:
@@ -85,7 +88,7 @@ class InitReport:
                 "std(weight)", "bias"] + (["out var", "iters"] if lsuv else [])
         rows = [[r.name, r.type, str(r.fan_in), str(r.fan_out), r.scheme, act(r), num(r.gain),
                  num(r.expected_std), num(r.weight_std), r.bias]
-                + ([num(r.output_var), num(r.iterations, "d")] if lsuv else []) for r in self.layers]
+                + ([num(r.output_var), num(r.iterations, "d")] if lsuv else []) for r in self.layers + self.others]
         widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head)]
         lines = [f"InitReport(scheme={self.scheme!r})",
                  "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(),
@@ -93,7 +96,7 @@ class InitReport:
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
         if any(r.activation_source == "assumed" for r in self.layers):
             lines.append("* activation not detected; assumed (see notes)")
-        for r in self.layers:
+        for r in self.layers + self.others:
             if r.note:
                 lines.append(f"{r.name}: {r.note}")
         if self.loaded or self.skipped:

@@ -66,6 +66,13 @@ class Thresholds:
     positive_inputs: float = 0.99
     update_ratio_low: float = 1e-5
     update_ratio_high: float = 1e-1
+    # transformers (initlab.probes.transformer_findings); tuned on the diagnosis zoo (benchmarks/diagnosis.py)
+    residual_growth: float = 4.0
+    branch_ratio: float = 10.0
+    residual_grad_ratio: float = 1e2
+    attention_entropy: float = 0.3
+    collapse_heads: float = 0.5
+    logit_entropy: float = 0.5
 
 
 def resolve_thresholds(thresholds: Thresholds | Mapping[str, float] | None) -> Thresholds:

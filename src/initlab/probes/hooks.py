@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from .. import activations as _acts
 from ..activations import Activation
-from ..structure import fans, following_activations, layer_kind
+from ..structure import hf_conv1d, layer_fans, following_activations, layer_kind
 from . import stats as S
 
 __all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
@@ -49,12 +49,19 @@ class ModuleSpec:
     fan_out: int | None = None
     nonneg: bool = False  # outputs are never negative (ReLU, sigmoid, softplus): Σ|y| = Σy
     follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
+    transposed: bool = False  # weight stored (in, out): Hugging Face Conv1D
 
     @property
     def activation(self) -> str | None:
         """The activation's name: its own (activation modules) or the one after it (linear/conv)."""
         a = self.act or self.follows
         return a.name if a is not None else None
+
+    @property
+    def activation_spec(self) -> str | None:
+        """The exact activation (:attr:`initlab.activations.Activation.spec`, parameters included)."""
+        a = self.act or self.follows
+        return a.spec if a is not None else None
 
     @property
     def weight(self) -> Tensor | None:
@@ -87,7 +94,9 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             kind, cf = "activation", None
         spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf)
         if kind in ("linear", "conv"):
-            spec.fan_in, spec.fan_out = fans(spec.weight)
+            spec.fan_in, spec.fan_out = layer_fans(m)
+            c = hf_conv1d()
+            spec.transposed = c is not None and isinstance(m, c)
         if act is not None:
             low, high = S.saturation_bounds(act, float(saturation_margin))
             spec.sat = None if low is None and high is None else (low, high)

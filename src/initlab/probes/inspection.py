@@ -41,6 +41,9 @@ from ..formats import HTMLReportMixin
 from ..structure import CONV_LAYERS
 from .findings import Finding, Thresholds, diagnose
 from .hooks import ModuleSpec, Recorder, first_tensor
+from .output import LogitStats, logit_stats, model_output
+from .transformer import TransformerProbes, transformer_table
+from .transformer_findings import diagnose_transformer
 from .records import LayerStats, finite, layer_stats
 from .stats import derive, sign_coherence
 
@@ -59,6 +62,12 @@ class Inspection(HTMLReportMixin):
     loss_kind: str = "none"
     batch_size: int | None = None
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    # transformers (additive): the residual stream per block call, attention per call, the output
+    # logits, and what could not be seen (see initlab.probes.transformer)
+    blocks: list = field(default_factory=list, repr=False)
+    attention: list = field(default_factory=list, repr=False)
+    logits: LogitStats | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)
 
     def __getitem__(self, label: str) -> LayerStats:
         for r in self.layers:
@@ -67,13 +76,16 @@ class Inspection(HTMLReportMixin):
         raise KeyError(f"no layer {label!r}; layers: {[r.label for r in self.layers]}")
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None) -> list[Finding]:
-        """The diagnosis of these statistics (see :mod:`initlab.probes.findings`)."""
-        return diagnose(self.layers, thresholds)
+        """The diagnosis of these statistics (see :mod:`initlab.probes.findings` and, for the residual
+        stream, attention and logits, :mod:`initlab.probes.transformer_findings`)."""
+        return diagnose(self.layers, thresholds) + diagnose_transformer(self, thresholds)
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "loss_kind": self.loss_kind, "batch_size": self.batch_size,
                 "layers": [r.to_dict() for r in self.layers],
-                "findings": [f.to_dict() for f in self.findings()]}
+                "findings": [f.to_dict() for f in self.findings()],
+                "blocks": [b.to_dict() for b in self.blocks], "attention": [a.to_dict() for a in self.attention],
+                "logits": None if self.logits is None else self.logits.to_dict(), "notes": list(self.notes)}
 
     def caffe(self) -> str:
         """Caffe ``debug_info`` lines: mean |x| of each layer's output, parameters and their gradients.
@@ -117,7 +129,9 @@ class Inspection(HTMLReportMixin):
         line = lambda cells: "  ".join(c.rjust(w) if j >= 5 else c.ljust(w)  # noqa: E731
                                        for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
         title = f"loss ({self.loss_kind}) = {f(self.loss, '.6g')}, batch = {self.batch_size}"
-        return "\n".join([title, line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+        extra = transformer_table(self.blocks, self.attention, self.logits, self.notes)
+        return "\n".join([title, line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
+                         + (["", extra] if extra else []))
 
     def __str__(self) -> str:
         return self.table()
@@ -195,8 +209,11 @@ def expected_input(specs: list[ModuleSpec]) -> str:
     return "inputs the model's forward accepts"
 
 
-def _loss(y: Tensor | None, targets: Any, loss_fn: Any) -> tuple[Tensor | None, str]:
+def _loss(y: Tensor | None, targets: Any, loss_fn: Any, model_loss: Any = None) -> tuple[Tensor | None, str]:
     kind = loss_fn if isinstance(loss_fn, str) or loss_fn is None else "custom"
+    if (kind is None or kind == "auto") and targets is None and isinstance(model_loss, Tensor) \
+            and model_loss.numel() == 1:
+        return model_loss.reshape(()), "model"  # a Hugging Face model given labels returns its loss
     if kind is None or kind == "auto":
         if targets is None:
             kind = "probe"
@@ -250,7 +267,7 @@ def attach_activations(layers: list[LayerStats]) -> None:
             continue
         for nxt in layers[i + 1:]:
             if nxt.kind == "activation":
-                r.activation = nxt.activation
+                r.activation, r.activation_spec = nxt.activation, nxt.activation_spec
                 break
             if nxt.kind in ("linear", "conv"):
                 break
@@ -265,8 +282,11 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
             wd = w.detach().double()
             out["weight_std"] = float(wd.std(correction=0)) if wd.numel() > 1 else 0.0
             out["weight_abs_mean"] = float(wd.abs().mean())
+            if spec.transposed:  # Hugging Face Conv1D stores (in, out): statistics in torch's layout
+                wd = wd.t()
             if w.grad is not None:
                 gd = w.grad.detach().double()
+                gd = gd.t() if spec.transposed else gd
                 gn, wn = float(gd.norm()), float(wd.norm())
                 out["weight_grad_norm"] = gn
                 out["grad_weight_ratio"] = gn / wn if wn > 0 else (math.inf if gn > 0 else math.nan)
@@ -277,6 +297,7 @@ def _param_stats(spec: ModuleSpec) -> dict[str, Any]:
             bd = b.detach().double()
             out["bias_std"] = float(bd.std(correction=0)) if bd.numel() > 1 else 0.0
             out["bias_abs_mean"] = float(bd.abs().mean())
+            out["bias_mean"] = float(bd.mean())
             if b.grad is not None:
                 out["bias_grad_norm"] = float(b.grad.detach().double().norm())
                 out["bias_grad_abs_mean"] = float(b.grad.detach().double().abs().mean())
@@ -305,7 +326,8 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
                    np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
-                         spec.activation, units=units, batch_size=batch, **val)
+                         spec.activation, activation_spec=spec.activation_spec, units=units, batch_size=batch,
+                         **val)
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()
@@ -339,22 +361,28 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
     """
     rec = Recorder(model, bins=bins, saturation_margin=saturation_margin, precise=True)
     args, kwargs = _call_args(inputs)
-    loss_val, kind = None, "none"
+    loss_val, kind, logits = None, "none", None
     with _preserved(model):
         rec.install()
         rec.active = rec.extended = True
+        tp = TransformerProbes(model)
         try:
             with torch.enable_grad(), rec.exclusive():  # a Watcher on this model ignores this pass
-                try:
-                    out = model(*args, **kwargs)
-                except Exception as e:
-                    raise ValueError(f"the model rejected inputs of shape {_shape_of(inputs)}; it expects "
-                                     f"{expected_input(rec.specs)}. The error was: {type(e).__name__}: {e}") from e
-                loss, kind = _loss(first_tensor(out), targets, loss_fn)
+                with tp:
+                    try:
+                        out = model(*args, **kwargs)
+                    except Exception as e:
+                        raise ValueError(f"the model rejected inputs of shape {_shape_of(inputs)}; it expects "
+                                         f"{expected_input(rec.specs)}. The error was: {type(e).__name__}: {e}") from e
+                y, source = model_output(out)
+                loss, kind = _loss(y, targets, loss_fn, getattr(out, "loss", None))
+                if y is not None and y.is_floating_point() and y.dim() >= 2 and (source == "logits" or kind == "ce"):
+                    logits = logit_stats(y, -1 if source == "logits" or y.dim() == 2 else 1, source)
                 if loss is not None:
                     loss_val = float(loss.detach())
                     if loss.requires_grad:
                         loss.backward()
+            tp.collect()
             rec.active = False
             values = torch.stack([v.to(torch.float64) for v in rec.vals]).cpu().tolist() if rec.vals else []
             hists = {slot: h.cpu().tolist() for slot, h in rec.hists}
@@ -367,4 +395,5 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
         raise ValueError("none of the model's probed layers ran on these inputs (or their outputs were "
                          "not floating-point tensors)")
     batch = layers[0].batch_size
-    return Inspection(layers, loss_val, kind, batch)
+    return Inspection(layers, loss_val, kind, batch, blocks=tp.blocks, attention=tp.attention, logits=logits,
+                      notes=tp.notes)

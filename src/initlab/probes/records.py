@@ -65,6 +65,7 @@ class LayerStats:
     nonfinite_backward: bool | None = None
     units: int | None = None
     batch_size: int | None = None
+    activation_spec: str | None = None  # the exact activation, e.g. "leaky_relu(slope=0.5)" (activations.get reads it)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

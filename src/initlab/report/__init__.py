@@ -1,8 +1,10 @@
 """Reports: what a run, an Inspection or a Watcher measured, as an offline HTML page or as figures.
 
-HTML (``initlab.report.html``), built with uPlot (MIT, vendored in ``assets/``, version 1.6.32):
+HTML, built with uPlot (MIT, vendored in ``assets/``, version 1.6.32):
 
 - ``write_run_report(run_dir)`` → ``RUN_DIR/report.html``; ``initlab report RUN_DIR [--open]``.
+  The page opens with the run's question, its headline figure and our numbers beside the published
+  ones (a verdict each), then the findings and the details.
 - ``write_index(out_dir)`` → ``OUT/index.html`` for ``initlab run all`` (every run: thumbnail,
   question, headline numbers marked agree/disagree).
 - ``to_html(obj, path=None)`` for a run ``Result`` / run-directory path, an ``Inspection``, a
@@ -18,8 +20,13 @@ Where the assets go: the charting library and the report's script/styles are wri
 Figures (``initlab.report.figures``, matplotlib, the same views for papers and notebooks):
 ``layer_stats``, ``over_steps``, ``histograms``, ``colorful_dimension``, ``curves``.
 
-Rendering only reads the run directory (config.json, summary.json, metrics.csv, history.npz,
-findings.json, figures/*.png); it writes report.html and the assets folder, nothing else.
+Modules, one job each: ``data`` (read a source into ``ReportData``), ``payload`` (the JSON the page's
+script draws), ``page`` (the HTML), ``assets`` (the files beside it), ``html`` (write them),
+``figures`` (matplotlib). The report reads a run directory through :mod:`initlab.formats`' names
+(config.json, summary.json, metrics.csv, history.npz, findings.json, figures/*.png) and never
+imports the experiments, the probes or torch; it writes report.html, index.html and the assets
+folder, each atomically, nothing else. A run's ``config.json`` may name the page's headline figure
+(``"headline_figure": "NAME"``); otherwise it is the figure named after the experiment, else the first.
 """
 from __future__ import annotations
 

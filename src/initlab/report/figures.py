@@ -22,9 +22,10 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from initlab.report import _data
-from initlab.report._data import ReportData, VariantData
-from initlab.report.html import OKABE_ITO
+from initlab.formats import FRACTIONS, LABELS
+from initlab.report import data as _source
+from initlab.report.data import ReportData, VariantData
+from initlab.report.payload import OKABE_ITO, variant_colors
 
 __all__ = ["layer_stats", "over_steps", "histograms", "colorful_dimension", "curves", "STYLE",
            "OKABE_ITO"]
@@ -33,13 +34,6 @@ STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fo
          "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
          "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 100,
          "axes.prop_cycle": None}
-LABELS = {"std": "std of output", "mean": "mean of output", "abs_mean": "mean |x| of output",
-          "grad_norm": "gradient norm (output)", "weight_grad_norm": "weight gradient norm",
-          "bias_grad_norm": "bias gradient norm", "update_ratio": "update / weight ratio",
-          "dead_fraction": "dead fraction", "saturated_fraction": "saturated fraction",
-          "zero_fraction": "zero fraction", "distinct_units": "distinct units",
-          "sign_coherence": "sign coherence", "min": "min of output", "max": "max of output"}
-FRACTIONS = {"dead_fraction", "saturated_fraction", "zero_fraction", "sign_coherence"}
 
 
 def _figure(n: int, *, ncols: int = 2, w: float = 4.2, h: float = 3.0) -> tuple[Figure, list]:
@@ -70,10 +64,6 @@ def _decades(values: Iterable[np.ndarray]) -> bool:
     return pos.size > 0 and pos.max() / pos.min() > 100
 
 
-def _variant_colors(data: ReportData) -> dict[str, str]:
-    return {v.name: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(data.variants)}
-
-
 def _variants(data: ReportData, variants: Sequence[str] | str | None) -> list[VariantData]:
     if variants is None:
         return data.variants
@@ -93,39 +83,54 @@ def _finish(ax: Any, *, log: bool, fraction: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------- views
+def _on_axis(v: VariantData, layers: list[str], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of ``v``'s per-layer values ``y`` at the positions of the same-named ``layers`` (the axis
+    variant's); layers the axis does not list are left out."""
+    at = {name: i for i, name in enumerate(layers)}
+    keep = [j for j, name in enumerate(v.layers) if name in at and j < len(y)]
+    return np.array([at[v.layers[j]] for j in keep], dtype=float), np.asarray(y, float)[keep]
+
+
 def layer_stats(obj: Any, stats: Sequence[str] = ("std", "abs_mean", "grad_norm", "dead_fraction"),
-                *, step: int | None = None, variants: Sequence[str] | None = None) -> Figure:
+                *, step: int | None = None, variants: Sequence[str] | None = None,
+                layers_of: str | None = None) -> Figure:
     """Per-layer statistics by layer at one step (default: the last), one line per variant;
-    theory's predicted std (``{variant}/predicted_std``) dashed beside the measured std."""
-    data = _data.load(obj)
+    theory's predicted std (``{variant}/predicted_std``) dashed beside the measured std.
+
+    The x axis lists the layers of one variant, ``layers_of`` (default: the one with the most
+    layers); every other variant is drawn at the layers of the same name, so a point never sits
+    under another layer's label (variants may have different layers, e.g. with and without
+    batch norm)."""
+    data = _source.load(obj)
     vs = _variants(data, variants)
     stats = [s for s in stats if any(s in v.stats for v in vs)]
     if not stats:
         raise ValueError(f"stats: none of the requested statistics was recorded; recorded: "
                          f"{sorted({k for v in vs for k in v.stats})}")
-    colors = _variant_colors(data)
+    axis = max(vs, key=lambda v: len(v.layers)) if layers_of is None else _variants(data, layers_of)[0]
+    layers = axis.layers
+    colors = variant_colors(data)
     fig, axes = _figure(len(stats))
-    layers = max((v.layers for v in vs), key=len)
     for ax, s in zip(axes, stats):
         cols = []
         for v in vs:
             if s not in v.stats:
                 continue
-            st, rows = _data.recorded(v, s)
+            st, rows = _source.recorded(v, s)
             if not len(st):
                 continue
             y = rows[int(np.argmin(np.abs(st - (st[-1] if step is None else step))))]
             cols.append(y)
-            ax.plot(np.arange(len(y)), y, "o-", color=colors[v.name], lw=1.8, ms=4, label=v.name)
+            ax.plot(*_on_axis(v, layers, y), "o-", color=colors[v.name], lw=1.8, ms=4, label=v.name)
             if s == "std" and v.predicted_std is not None:
                 cols.append(v.predicted_std)
-                ax.plot(np.arange(len(v.predicted_std)), v.predicted_std, "--", color=colors[v.name],
+                ax.plot(*_on_axis(v, layers, v.predicted_std), "--", color=colors[v.name],
                         lw=1.3, label=f"{v.name} (theory)")
         _finish(ax, log=s not in FRACTIONS and _decades(cols), fraction=s in FRACTIONS)
         every = max(1, -(-len(layers) // 12))
         ax.set_xticks(range(0, len(layers), every), layers[::every], rotation=30 if len(layers) > 6 else 0,
                       ha="right" if len(layers) > 6 else "center")
-        ax.set_xlabel("layer")
+        ax.set_xlabel("layer" if all(v.layers == layers for v in vs) else f"layer (of {axis.name})")
         ax.set_ylabel(LABELS.get(s, s))
         ax.set_title(LABELS.get(s, s))
         ax.legend(frameon=False)
@@ -136,12 +141,12 @@ def layer_stats(obj: Any, stats: Sequence[str] = ("std", "abs_mean", "grad_norm"
 
 def over_steps(obj: Any, stat: str = "std", *, variant: str | None = None) -> Figure:
     """One statistic of every layer over training (one line per layer, viridis: dark = first)."""
-    data = _data.load(obj)
+    data = _source.load(obj)
     v = _variants(data, variant)[0] if variant else data.variants[0]
     if stat not in v.stats:
         raise ValueError(f"stat={stat!r} was not recorded for {v.name!r}; recorded: {sorted(v.stats)}")
     fig, (ax,) = _figure(1, w=6.0, h=3.6)
-    steps, m = _data.recorded(v, stat)   # extended stats: only the rows where they were recorded
+    steps, m = _source.recorded(v, stat)   # extended stats: only the rows where they were recorded
     cmap = colormaps["viridis"]
     L = m.shape[1]
     for j in range(L):
@@ -160,16 +165,16 @@ def histograms(obj: Any, *, layers: Sequence[str] | None = None, step: int | Non
                variants: Sequence[str] | None = None, log_counts: bool = False) -> Figure:
     """Activation histograms at one step (default: the last), one panel per layer, one outline per
     variant (the layout of seed 003's per-layer distribution figures)."""
-    data = _data.load(obj)
+    data = _source.load(obj)
     vs = [v for v in _variants(data, variants) if any(h is not None for h in v.hists)]
     if not vs:
         raise ValueError("histograms: no activation histograms were recorded")
-    all_layers = max((v.layers for v in vs), key=len)
+    all_layers = _source.layer_union(vs)
     names = list(layers) if layers is not None else all_layers
     bad = [n for n in names if n not in all_layers]
     if bad:
         raise ValueError(f"layers={bad!r}: no such layer; valid: {all_layers}")
-    colors = _variant_colors(data)
+    colors = variant_colors(data)
     fig, axes = _figure(len(names), ncols=min(4, len(names)), w=3.2, h=2.6)
     for ax, name in zip(axes, names):
         for v in vs:
@@ -194,8 +199,8 @@ def histograms(obj: Any, *, layers: Sequence[str] | None = None, step: int | Non
 def colorful_dimension(obj: Any, layer: str | int, *, variant: str | None = None, bins: int = 64) -> Figure:
     """One layer's activation histogram over training as an image (fastai's "colorful dimension"):
     x = step, y = activation value, colour = count on a log scale. Snapshots are rebinned onto one
-    grid spanning all of them (``_data.common_bins``)."""
-    data = _data.load(obj)
+    grid spanning all of them (:func:`initlab.report.data.common_bins`)."""
+    data = _source.load(obj)
     v = _variants(data, variant)[0] if variant else next(
         (x for x in data.variants if any(h is not None for h in x.hists)), data.variants[0])
     j = layer if isinstance(layer, int) else (v.layers.index(layer) if layer in v.layers else None)
@@ -204,7 +209,7 @@ def colorful_dimension(obj: Any, layer: str | int, *, variant: str | None = None
     h = v.hists[j]
     if h is None or len(v.hist_steps) < 1:
         raise ValueError(f"layer={v.layers[j]!r}: no histogram recorded for variant {v.name!r}")
-    img, grid = _data.common_bins(h, bins)
+    img, grid = _source.common_bins(h, bins)
     fig, (ax,) = _figure(1, w=6.0, h=3.4)
     ax.grid(False)
     st = v.hist_steps
@@ -224,9 +229,9 @@ def curves(metrics: Any, *, metric_names: Sequence[str] | None = None) -> Figure
     dashed. ``metrics``: a run directory/Result, a metrics.csv path, or rows (step, variant,
     split, metric, value)."""
     if isinstance(metrics, (str, Path)) and Path(metrics).is_file():
-        rows = _data.read_metrics(metrics)
-    elif _data.run_dir_of(metrics) is not None:
-        rows = _data.load(metrics).metrics
+        rows = _source.read_metrics(metrics)
+    elif _source.run_dir_of(metrics) is not None:
+        rows = _source.load(metrics).metrics
     else:
         rows = [tuple(r) for r in metrics]
     if not rows:

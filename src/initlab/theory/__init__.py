@@ -4,7 +4,6 @@ r"""Mean-field theory of signal propagation at initialization (Poole et al. 2016
   the depth scales ξ_q, ξ_c, the critical line χ₁ = 1 (pure float64 numerics on the activations' moments);
 * :mod:`~initlab.theory.predict`: per-layer predictions (std, gradient norm) for a concrete model;
 * :mod:`~initlab.theory.chain`: the one-neuron-per-layer chain of seed 002 (∂C/∂b₁ as a product);
-* :mod:`~initlab.theory.compare`: predictions beside an :class:`~initlab.probes.Inspection`'s measurements;
 * :mod:`~initlab.theory.plot`: the (σ_w², σ_b²) phase diagram (matplotlib, imported lazily).
 
 Torch's tanh gain 5/3 (σ_w² = 25/9) is not the critical one: χ₁ ≈ 1.21, slightly chaotic.
@@ -20,14 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-# compare only duck-types the probes' records (no import of initlab.probes); importing it here also keeps
-# the name `compare` bound to the function rather than to the submodule of the same name
 from .chain import Chain, ChainGradients, chain_gradients, exploding_chain, vanishing_chain
 from .maps import (CRITICAL_TOL, CriticalPoint, FixedPoint, GaussianMoments, MeanField, as_activation,
                    c_fixed_point, c_map, chi1, chi_c, correlation_expectation, critical_line, critical_point,
                    critical_sigma_w2, depth_scales, fixed_point, gaussian_moments, mean_field, phase,
                    phase_grid, q_map, q_map_slope, q_sequence)
-from .compare import Comparison, ComparisonRow, compare
 from .predict import LayerPrediction, Prediction, predict
 
 __all__ = [
@@ -40,8 +36,6 @@ __all__ = [
     "LayerPrediction", "Prediction", "predict",
     # chain (seed 002)
     "Chain", "ChainGradients", "chain_gradients", "exploding_chain", "vanishing_chain",
-    # predictions beside measurements (LayerStats of initlab.probes)
-    "compare", "Comparison", "ComparisonRow",
     # plotting (matplotlib, imported lazily)
     "phase_diagram",
 ]

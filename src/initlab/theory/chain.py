@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .maps import ActivationLike, _check_depth, as_activation
+from .maps import ActivationLike, check_depth, as_activation
 
 __all__ = ["Chain", "ChainGradients", "chain_gradients", "vanishing_chain", "exploding_chain"]
 
@@ -88,7 +88,7 @@ def chain_gradients(weights: Any, biases: Any, a0: float = 1.0, activation: Acti
     b = np.asarray(biases, dtype=np.float64).reshape(-1)
     if len(w) != len(b):
         raise ValueError(f"weights and biases must have the same length, got {len(w)} and {len(b)}")
-    _check_depth(len(w))
+    check_depth(len(w))
     if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b)) and math.isfinite(a0) and math.isfinite(dC_daL)):
         raise ValueError("weights, biases, a0 and dC_daL must be finite")
     n = len(w)
@@ -142,7 +142,7 @@ def vanishing_chain(depth: int, *, generator: np.random.Generator | int | None =
     >>> bool(g.log_abs_grad[0] < g.log_abs_grad[-1] - 20)
     True
     """
-    depth = _check_depth(depth)
+    depth = check_depth(depth)
     rng = _rng(generator)
     w, b = rng.standard_normal(depth), rng.standard_normal(depth)
     x = float(rng.standard_normal()) if a0 is None else float(a0)
@@ -160,7 +160,7 @@ def exploding_chain(depth: int, *, w: float = 100.0, generator: np.random.Genera
     >>> np.exp(np.diff(g.log_abs_grad[::-1])).round(9).tolist()
     [25.0, 25.0, 25.0, 25.0]
     """
-    depth = _check_depth(depth)
+    depth = check_depth(depth)
     if not (math.isfinite(w) and w != 0):
         raise ValueError(f"w must be finite and non-zero, got {w!r}")
     act = as_activation(activation)

@@ -13,7 +13,15 @@ neural networks through transient chaos*; Schoenholz et al. 2017, *Deep informat
   :math:`u_1=\sqrt{q^*}z_1`, :math:`u_2=\sqrt{q^*}(c^{l-1}z_1+\sqrt{1-(c^{l-1})^2}z_2)`, its stable fixed point
   :math:`c^*`, and :math:`\chi_{c^*} = \sigma_w^2\,\mathbb E[\phi'(u_1)\phi'(u_2)]` at :math:`c^*` (= χ₁ when c* = 1);
 * depth scales :math:`\xi_c = -1/\ln\chi_{c^*}` and :math:`\xi_q = -1/\ln(\sigma_w^2\,\mathbb E[z\phi\phi'(\sqrt{q^*}z)]/\sqrt{q^*})`
-  (the slope of the q-map at q*); networks deeper than about :math:`6\xi_c` do not train (Schoenholz et al.).
+  (the slope of the q-map at q*); networks deeper than about :math:`6\xi_c` do not train (Schoenholz et al.);
+* :math:`\xi_\nabla = -1/\ln\chi_1`: the depth over which gradient norms (and, at q* = 0, the signal) shrink by e.
+
+At q* = 0 (σ_b² = 0, ordered) every moment is its limit q → 0⁺: χ₁ = σ_w² φ'(0)² for a smooth φ, and
+σ_w² E[φ'(z)²] (σ_w²/2 for ReLU) for a positively homogeneous φ (ReLU family, identity), whose moments are
+scale-free. With σ_b² = 0 such a φ has no correlation fixed point at a finite q* > 0: its normalized c-map (the
+arc-cosine kernel map for ReLU) does not depend on q or σ_w² and has slope exactly 1 at c = 1, so c → 1 only
+polynomially and ξ_c = ∞. There 6ξ_c does not bound the trainable depth; the geometric shrinking or growth of q
+and of the gradients by χ₁ per layer does (ξ_∇, :class:`MeanField`'s ``bounds_depth`` and ``note``).
 
 Everything is float64 NumPy/SciPy on the activations' analytic facts (:mod:`initlab.gaussian` quadrature);
 nothing here builds torch models. An activation may be a registered name, an
@@ -34,17 +42,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any, Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 from scipy.optimize import brentq
 
-from .. import activations, gaussian
-from ..activations import Activation
+from .. import activations, gaussian, validate
+from ..activations import Activation, Moments
 
 __all__ = [
-    "ActivationLike", "as_activation", "GaussianMoments", "gaussian_moments", "q_map", "q_map_slope",
+    "ActivationLike", "as_activation", "check_q", "check_sigmas", "check_depth", "GaussianMoments", "gaussian_moments", "q_map", "q_map_slope",
     "q_sequence", "FixedPoint", "fixed_point", "chi1", "correlation_expectation", "c_map",
     "c_fixed_point", "chi_c", "depth_scales", "MeanField", "mean_field", "phase", "CRITICAL_TOL",
     "CriticalPoint", "critical_point", "critical_sigma_w2", "critical_line", "phase_grid",
@@ -54,6 +61,7 @@ ActivationLike = Union[str, Activation, Callable]
 CRITICAL_TOL = 1e-3  # |χ₁ − 1| below this is called critical
 _Q_MAX = 1e12        # q above this: no finite fixed point (q grows without bound)
 _Q_MIN = 1e-14       # q below this counts as the fixed point q* = 0
+_Q_LIMIT = 1e-24     # two-point expectations at q → 0⁺ are evaluated here (exact for homogeneous φ)
 _ORDER2 = 12         # Gauss–Legendre nodes per piece in the 2-D integrals
 
 
@@ -75,59 +83,34 @@ def as_activation(activation: ActivationLike) -> Activation:
                      f"got {activation!r}")
 
 
-def _check_sigmas(sigma_w2: float, sigma_b2: float) -> tuple[float, float]:
-    sw, sb = float(sigma_w2), float(sigma_b2)
-    if not (math.isfinite(sw) and sw > 0):
-        raise ValueError(f"sigma_w2 must be a finite weight variance > 0, got {sigma_w2!r}")
-    if not (math.isfinite(sb) and sb >= 0):
-        raise ValueError(f"sigma_b2 must be a finite bias variance >= 0, got {sigma_b2!r}")
-    return sw, sb
+def check_sigmas(sigma_w2: float, sigma_b2: float) -> tuple[float, float]:
+    """(σ_w², σ_b²) as floats; a ``ValueError`` naming the parameter unless σ_w² > 0 and σ_b² ≥ 0 are finite."""
+    sw = validate.check("sigma_w2", sigma_w2, validate.is_number(sigma_w2) and sigma_w2 > 0,
+                        "a finite weight variance > 0")
+    sb = validate.check("sigma_b2", sigma_b2, validate.is_number(sigma_b2) and sigma_b2 >= 0,
+                        "a finite bias variance >= 0")
+    return float(sw), float(sb)
 
 
-def _check_q(q: float, name: str = "q") -> float:
-    qq = float(q)
-    if not (math.isfinite(qq) and qq >= 0):
-        raise ValueError(f"{name} must be a finite second moment >= 0, got {q!r}")
-    return qq
+def check_q(q: float, name: str = "q") -> float:
+    """``q`` as a float; a ``ValueError`` naming ``name`` unless it is a finite second moment ≥ 0."""
+    return float(validate.check(name, q, validate.is_number(q) and q >= 0, "a finite second moment >= 0"))
 
 
-def _check_depth(depth: int) -> int:
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-    return int(depth)
+def check_depth(depth: int) -> int:
+    """``depth`` as an int; a ``ValueError`` unless it is an integer ≥ 1 (2.0 counts as 2)."""
+    ok = validate.is_number(depth) and int(depth) == depth and depth >= 1
+    return int(validate.check("depth", depth, ok, "an integer >= 1"))
 
 
 # --------------------------------------------------------------------------------------------------
-# one-dimensional Gaussian moments
-class GaussianMoments(NamedTuple):
-    r""":math:`\mathbb E[\phi]`, :math:`\mathbb E[\phi^2]`, :math:`\mathbb E[\phi'^2]`, :math:`\mathbb E[z\phi\phi']` at x = √q z."""
-
-    mean: float
-    second: float
-    deriv_second: float
-    z_phi_dphi: float
+# one-dimensional Gaussian moments: Activation.moments is their one home
+GaussianMoments = Moments  # E[φ], E[φ²], E[φ'²], E[zφφ'] (the name this module has always exported)
 
 
-@lru_cache(maxsize=4096)
-def _moments(act: Activation, q: float) -> GaussianMoments:
-    if q < 1e-300:  # a point mass at 0
-        y, d = act.numpy(np.zeros(1)), act.numpy(np.zeros(1), derivative=True)
-        out = GaussianMoments(float(y[0]), float(y[0] ** 2), float(d[0] ** 2), 0.0)
-    else:
-        x, w = gaussian.nodes(q, act.kinks)
-        y, d = act.numpy(x), act.numpy(x, derivative=True)
-        terms = np.stack([y, y * y, d * d, x * y * d / math.sqrt(q)])  # (4, nodes)
-        try:
-            vals = gaussian.integrate(terms, x, w, q)
-        except ValueError:
-            raise ValueError(f"the Gaussian moments of activation {act.name!r} diverge at q={q!r} "
-                             f"(E[phi^2], E[phi'^2] must be finite for mean-field theory)") from None
-        out = GaussianMoments(*(float(v) for v in vals))
-    return out
-
-
-def gaussian_moments(activation: ActivationLike, q: float) -> GaussianMoments:
-    r"""E[φ(x)], E[φ(x)²], E[φ'(x)²] and :math:`\mathbb E[z\phi(x)\phi'(x)]` for :math:`x=\sqrt q z`, z ~ N(0,1).
+def gaussian_moments(activation: ActivationLike, q: float, mean: float = 0.0) -> Moments:
+    r"""E[φ(x)], E[φ(x)²], E[φ'(x)²] and :math:`\mathbb E[z\phi(x)\phi'(x)]` for :math:`x=\mu+\sqrt q z`, z ~ N(0,1)
+    (:meth:`initlab.activations.Activation.moments`; q = 0: the limit q → 0⁺).
 
     Piecewise Gauss–Legendre quadrature (:func:`initlab.gaussian.nodes`), ~1e-12 relative; a ``ValueError``
     when a moment diverges.
@@ -136,7 +119,7 @@ def gaussian_moments(activation: ActivationLike, q: float) -> GaussianMoments:
     >>> round(m.second, 12), round(m.deriv_second, 12), round(m.z_phi_dphi, 12)   # q/2, 1/2, √q/2
     (1.0, 0.5, 0.707106781187)
     """
-    return _moments(as_activation(activation), _check_q(q))
+    return as_activation(activation).moments(check_q(q), mean)
 
 
 def q_map(q: float, activation: ActivationLike, sigma_w2: float, sigma_b2: float) -> float:
@@ -145,8 +128,8 @@ def q_map(q: float, activation: ActivationLike, sigma_w2: float, sigma_b2: float
     >>> round(q_map(1.0, "relu", 2.0, 0.0), 12)
     1.0
     """
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    return sw * _moments(as_activation(activation), _check_q(q)).second + sb
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    return sw * as_activation(activation).moments(check_q(q)).second + sb
 
 
 def q_map_slope(q: float, activation: ActivationLike, sigma_w2: float) -> float:
@@ -155,9 +138,9 @@ def q_map_slope(q: float, activation: ActivationLike, sigma_w2: float) -> float:
     >>> round(q_map_slope(3.0, "relu", 2.0), 12)      # the ReLU q-map is linear, slope σ_w²/2
     1.0
     """
-    sw, _ = _check_sigmas(sigma_w2, 0.0)
-    q = max(_check_q(q), 1e-12)
-    return sw * _moments(as_activation(activation), q).z_phi_dphi / math.sqrt(q)
+    sw, _ = check_sigmas(sigma_w2, 0.0)
+    q = max(check_q(q), 1e-12)
+    return sw * as_activation(activation).moments(q).z_phi_dphi / math.sqrt(q)
 
 
 def q_sequence(activation: ActivationLike, sigma_w2: float, sigma_b2: float, depth: int,
@@ -168,11 +151,11 @@ def q_sequence(activation: ActivationLike, sigma_w2: float, sigma_b2: float, dep
     [1.0, 0.5, 0.25, 0.125]
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    depth, q = _check_depth(depth), sw * _check_q(q0, "q0") + sb
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    depth, q = check_depth(depth), sw * check_q(q0, "q0") + sb
     out = [q]
     for _ in range(depth - 1):
-        q = sw * _moments(act, q).second + sb
+        q = sw * act.moments(q).second + sb
         out.append(q)
     return np.array(out)
 
@@ -193,7 +176,7 @@ class FixedPoint:
 
 def _linear_coefficient(act: Activation) -> float | None:
     """a when E[φ(√q z)²] = a·q for all q (positively homogeneous φ: ReLU family, identity), else None."""
-    r = [_moments(act, q).second / q for q in (1e-3, 1.0, 1e3)]
+    r = [act.moments(q).second / q for q in (1e-3, 1.0, 1e3)]
     return r[1] if max(abs(v - r[1]) for v in r) <= 1e-10 * abs(r[1]) else None
 
 
@@ -212,8 +195,8 @@ def fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0
     (False, inf)
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    q0 = _check_q(q0, "q0")
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    q0 = check_q(q0, "q0")
     a = _linear_coefficient(act)
     if a is not None:
         a *= sw
@@ -225,7 +208,7 @@ def fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0
                                            f"sigma_w2={sw!r}, sigma_b2={sb!r} (sigma_w2·E[phi(z)^2]/q = {a:.6g} >= 1)")
 
     def g(q: float) -> float:
-        return sw * _moments(act, q).second + sb - q
+        return sw * act.moments(q).second + sb - q
 
     q = max(q0, _Q_MIN)
     gq = g(q)
@@ -243,10 +226,10 @@ def fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0
         while g(lo) < 0:
             hi, lo = lo, lo / 2
             if lo < _Q_MIN:
-                q_zero = sw * _moments(act, 0.0).second + sb  # Q(0)
+                q_zero = sw * act.moments(0.0).second + sb  # Q(0)
                 if q_zero <= _Q_MIN:
                     return FixedPoint(0.0, True, "q* = 0: the signal dies out")
-                return FixedPoint(float(brentq(lambda x: sw * _moments(act, x).second + sb - x, 0.0, hi,
+                return FixedPoint(float(brentq(lambda x: sw * act.moments(x).second + sb - x, 0.0, hi,
                                                xtol=1e-300, rtol=1e-15, maxiter=500)), True)
     root, info = brentq(g, lo, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500, full_output=True)
     if not info.converged:  # pragma: no cover - brentq on a sign change always converges
@@ -272,13 +255,13 @@ def chi1(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q_star: f
     1.2098
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
     if q_star is None:
         if _linear_coefficient(act) is not None:
             q_star = 1.0
         else:
             q_star = _q_star(act, sw, sb, q0)
-    return sw * _moments(act, _check_q(q_star, "q_star")).deriv_second
+    return sw * act.moments(check_q(q_star, "q_star")).deriv_second
 
 
 # --------------------------------------------------------------------------------------------------
@@ -336,10 +319,9 @@ def correlation_expectation(activation: ActivationLike, q: float, c: float, deri
     True
     """
     act = as_activation(activation)
-    q, c = _check_q(q), _check_c(c)
-    if q < 1e-300:
-        v = act.numpy(np.zeros(1), derivative=derivative)[0]
-        return float(v * v)
+    q, c = max(check_q(q), _Q_LIMIT), _check_c(c)  # q = 0: the limit q → 0⁺
+    if act.units:  # a layer of different units: the average over them
+        return float(sum(w * correlation_expectation(u, q, c, derivative) for w, u in act.units))
     fn = (lambda x: act.numpy(x, derivative=derivative))
     return _expect2(fn, fn, act, q, c)
 
@@ -349,17 +331,19 @@ def c_map(c: float, activation: ActivationLike, sigma_w2: float, sigma_b2: float
     r"""One step of the correlation map :math:`c \mapsto (\sigma_w^2\,\mathbb E[\phi(u_1)\phi(u_2)] + \sigma_b^2)/q^*`.
 
     ``q`` defaults to q*; for another q the denominator is :math:`\sigma_w^2\mathbb E[\phi(u_1)^2]+\sigma_b^2`
-    (the next layer's variance), so c = 1 is always a fixed point.
+    (the next layer's variance), so c = 1 is always a fixed point. At q = 0 (q* = 0: σ_b² = 0 and a dying
+    signal) the map is its limit q → 0⁺ (evaluated at q = 1e-24): for a positively homogeneous φ (ReLU family)
+    the same map as at every q — at σ_b² = 0 the arc-cosine kernel map for ReLU, whatever σ_w².
 
     >>> c_map(1.0, "tanh", 1.5, 0.05)
     1.0
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    q = _q_star(act, sw, sb, q0) if q is None else _check_q(q)
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    q = max(_q_star(act, sw, sb, q0) if q is None else check_q(q), _Q_LIMIT)  # q* = 0: the limit q → 0⁺
     c = _check_c(c)
     num = sw * correlation_expectation(act, q, c) + sb
-    den = sw * _moments(act, q).second + sb
+    den = sw * act.moments(q).second + sb
     if den <= 0:
         return 1.0  # both inputs map to the same constant
     return 1.0 if c == 1.0 else float(num / den)
@@ -378,9 +362,9 @@ def c_fixed_point(activation: ActivationLike, sigma_w2: float, sigma_b2: float, 
     0.0
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    q = _q_star(act, sw, sb, q0) if q_star is None else _check_q(q_star, "q_star")
-    if sw * _moments(act, q).deriv_second <= 1.0:
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    q = _q_star(act, sw, sb, q0) if q_star is None else check_q(q_star, "q_star")
+    if sw * act.moments(q).deriv_second <= 1.0:
         return 1.0
 
     def g(c: float) -> float:
@@ -404,11 +388,11 @@ def chi_c(activation: ActivationLike, sigma_w2: float, sigma_b2: float, c_star: 
     0.938636
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
-    q = _q_star(act, sw, sb, q0) if q_star is None else _check_q(q_star, "q_star")
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
+    q = _q_star(act, sw, sb, q0) if q_star is None else check_q(q_star, "q_star")
     c = c_fixed_point(act, sw, sb, q_star=q) if c_star is None else _check_c(c_star)
     if c == 1.0:
-        return sw * _moments(act, q).deriv_second
+        return sw * act.moments(q).deriv_second
     return sw * correlation_expectation(act, q, c, derivative=True)
 
 
@@ -442,7 +426,15 @@ def phase(chi: float, tol: float = CRITICAL_TOL) -> str:
 
 @dataclass(frozen=True)
 class MeanField:
-    """Mean-field facts at one (σ_w², σ_b²); ``converged=False`` (with ``message``) when q* is not finite."""
+    r"""Mean-field facts at one (σ_w², σ_b²); ``converged=False`` (with ``message``) when q* is not finite.
+
+    ``xi_grad`` :math:`\xi_\nabla = 1/|\ln\chi_1|`: the depth over which signals (at q* = 0) and gradient
+    norms shrink (χ₁ < 1) or grow (χ₁ > 1) by e. ``bounds_depth`` says whether 6ξ_c bounds the trainable depth
+    (Schoenholz et al. 2017): not where the correlation map has no fixed point at a finite q* > 0 — q* = 0, or a
+    positively homogeneous φ (ReLU family, identity) at σ_b² = 0, whose normalized correlation map does not
+    depend on q and has slope exactly 1 at c = 1 (c → 1 only polynomially, ξ_c = ∞). There ``xi_c`` is ∞,
+    ``trainable_depth`` NaN, ``note`` says why, and ξ_∇ is the depth scale that limits training.
+    """
 
     activation: str
     sigma_w2: float
@@ -456,39 +448,75 @@ class MeanField:
     phase: str
     converged: bool = True
     message: str = ""
+    xi_grad: float = math.nan
+    bounds_depth: bool = True
+    note: str = ""
 
     @property
     def trainable_depth(self) -> float:
-        """6 ξ_c: deeper networks do not train (Schoenholz et al. 2017)."""
-        return 6.0 * self.xi_c
+        """6 ξ_c: deeper networks do not train (Schoenholz et al. 2017); NaN where that does not apply
+        (``bounds_depth`` False, see ``note``)."""
+        return 6.0 * self.xi_c if self.bounds_depth else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "trainable_depth": self.trainable_depth}
 
 
+def _xi_grad(chi: float) -> float:
+    """1/|ln χ₁| (∞ at χ₁ = 1, 0 at χ₁ = 0)."""
+    if not math.isfinite(chi) or chi <= 0.0:
+        return 0.0 if chi == 0.0 else math.nan
+    return math.inf if chi == 1.0 else 1.0 / abs(math.log(chi))
+
+
+def _no_c_fixed_point(act: Activation, sw: float, sb: float, q: float, ch1: float, homogeneous: bool,
+                      xi_q: float, message: str) -> MeanField:
+    """q* = 0, or homogeneous φ at σ_b² = 0: the normalized c-map has slope 1 at c = 1; 6ξ_c does not apply."""
+    pulls = c_map(0.0, act, sw, sb, q=q) > 1e-9  # does the map move c up from 0 (ReLU-like) or keep it?
+    why = (f"{act.name} is positively homogeneous and sigma_b2 = 0: the normalized correlation map does not "
+           f"depend on q and has slope 1 at c = 1" if homogeneous else
+           "q* = 0 (the signal dies out): the correlation map tends to one with slope 1 at c = 1")
+    reach = "c -> 1 only polynomially" if pulls else "c keeps (nearly) its input value"
+    xg = _xi_grad(ch1)
+    note = (f"{why}, so {reach} (xi_c = inf) and 6 xi_c does not bound the trainable depth; signals and "
+            f"gradient norms scale by chi1 = {ch1:.6g} per layer: xi_grad = -1/ln chi1 = {xg:.6g}")
+    return MeanField(act.name, sw, sb, q, ch1, 1.0 if pulls else math.nan, 1.0, xi_q, math.inf, phase(ch1),
+                     True, message, xg, False, note)
+
+
 def mean_field(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0: float = 1.0) -> MeanField:
-    r"""q*, χ₁, c*, χ_c*, ξ_q, ξ_c and the phase at (σ_w², σ_b²), see the module docstring.
+    r"""q*, χ₁, c*, χ_c*, ξ_q, ξ_c, ξ_∇ and the phase at (σ_w², σ_b²), see the module docstring.
 
     When q* is not finite (ReLU, σ_w² > 2) the result has ``converged=False``, q* = ∞ and the phase from
-    χ₁ (which for the ReLU family does not depend on q).
+    χ₁ (which for the ReLU family does not depend on q). At q* = 0 χ₁ is its limit q → 0⁺ (σ_w² φ'(0)² for a
+    smooth φ, σ_w²·E[φ'(z)²] for the ReLU family); there, and for the ReLU family at σ_b² = 0, the correlation
+    map has no fixed point at a finite q* > 0 and 6ξ_c does not bound the depth (``bounds_depth``, ``note``).
 
     >>> mf = mean_field("tanh", 25 / 9, 0.0)
     >>> round(mf.q_star, 5), round(mf.chi1, 4), mf.phase
     (1.17848, 1.2098, 'chaotic')
+    >>> mf = mean_field("relu", 1.44, 0.0)
+    >>> mf.q_star, round(mf.chi1, 12), round(mf.xi_grad, 3), mf.xi_c, mf.bounds_depth
+    (0.0, 0.72, 3.044, inf, False)
     """
     act = as_activation(activation)
-    sw, sb = _check_sigmas(sigma_w2, sigma_b2)
+    sw, sb = check_sigmas(sigma_w2, sigma_b2)
     fp = fixed_point(act, sw, sb, q0)
+    homogeneous = _linear_coefficient(act) is not None
     if not fp.converged:
-        ch = sw * _moments(act, 1.0).deriv_second if _linear_coefficient(act) is not None else math.nan
+        ch = sw * act.moments(1.0).deriv_second if homogeneous else math.nan
         return MeanField(act.name, sw, sb, math.inf, ch, math.nan, math.nan, math.nan, math.nan,
-                         phase(ch) if math.isfinite(ch) else "chaotic", False, fp.message)
+                         phase(ch) if math.isfinite(ch) else "chaotic", False, fp.message, _xi_grad(ch), False,
+                         "no finite q*: mean-field depth scales do not apply")
     q = fp.q_star
-    ch1 = sw * _moments(act, q).deriv_second
+    ch1 = sw * act.moments(q).deriv_second
+    xi_q = _xi(q_map_slope(q, act, sw))
+    if q == 0.0 or (homogeneous and sb == 0.0):
+        return _no_c_fixed_point(act, sw, sb, q, ch1, homogeneous, xi_q, fp.message)
     cs = c_fixed_point(act, sw, sb, q_star=q)
     chc = ch1 if cs == 1.0 else sw * correlation_expectation(act, q, cs, derivative=True)
-    return MeanField(act.name, sw, sb, q, ch1, cs, chc, _xi(q_map_slope(q, act, sw)), _xi(chc), phase(ch1),
-                     True, fp.message)
+    return MeanField(act.name, sw, sb, q, ch1, cs, chc, xi_q, _xi(chc), phase(ch1), True, fp.message,
+                     _xi_grad(ch1))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -516,18 +544,18 @@ def critical_point(activation: ActivationLike, sigma_b2: float) -> CriticalPoint
     2.0
     """
     act = as_activation(activation)
-    _, sb = _check_sigmas(1.0, sigma_b2)
+    _, sb = check_sigmas(1.0, sigma_b2)
     if _linear_coefficient(act) is not None:
-        sw = 1.0 / _moments(act, 1.0).deriv_second
+        sw = 1.0 / act.moments(1.0).deriv_second
         return CriticalPoint(sw, sb, math.nan if sb == 0 else math.inf)
 
     def h(q: float) -> float:
-        m = _moments(act, q)
+        m = act.moments(q)
         return m.second / m.deriv_second + sb - q
 
-    if sb == 0 and _moments(act, 0.0).mean == 0.0:
+    if sb == 0 and act.moments(0.0).mean == 0.0:
         # φ(0) = 0: q* = 0 lies on the line, σ_w² = 1/φ'(0)² (tanh: 1)
-        d0 = _moments(act, 0.0).deriv_second
+        d0 = act.moments(0.0).deriv_second
         if d0 > 0:
             return CriticalPoint(1.0 / d0, 0.0, 0.0)
     grid = np.geomspace(1e-8, 1e8, 161)
@@ -541,7 +569,7 @@ def critical_point(activation: ActivationLike, sigma_b2: float) -> CriticalPoint
             break
     else:
         raise ValueError(f"no critical point (chi1 = 1) found for activation {act.name!r} at sigma_b2={sb!r}")
-    return CriticalPoint(1.0 / _moments(act, q).deriv_second, sb, q)
+    return CriticalPoint(1.0 / act.moments(q).deriv_second, sb, q)
 
 
 def critical_sigma_w2(activation: ActivationLike, sigma_b2: float) -> float:
@@ -566,7 +594,8 @@ def critical_line(activation: ActivationLike, sigma_b2: Sequence[float] | np.nda
 
 def phase_grid(activation: ActivationLike, sigma_w2: Sequence[float] | np.ndarray,
                sigma_b2: Sequence[float] | np.ndarray, q0: float = 1.0) -> dict[str, np.ndarray]:
-    """χ₁, ξ_c and q* on the grid σ_b² (rows) × σ_w² (columns): arrays of shape (len(sigma_b2), len(sigma_w2)).
+    """χ₁, ξ_c, ξ_∇ (``xi_grad``), q* and ``bounds_depth`` (whether 6ξ_c bounds the trainable depth, see
+    :class:`MeanField`) on the grid σ_b² (rows) × σ_w² (columns): arrays of shape (len(sigma_b2), len(sigma_w2)).
 
     NaN where q* is not finite. The data behind :func:`initlab.theory.plot.phase_diagram`.
 
@@ -577,11 +606,12 @@ def phase_grid(activation: ActivationLike, sigma_w2: Sequence[float] | np.ndarra
     act = as_activation(activation)
     sw = np.asarray(sigma_w2, dtype=float)
     sb = np.asarray(sigma_b2, dtype=float)
-    out = {k: np.full((len(sb), len(sw)), np.nan) for k in ("chi1", "xi_c", "q_star")}
+    out = {k: np.full((len(sb), len(sw)), np.nan) for k in ("chi1", "xi_c", "q_star", "xi_grad")}
+    out["bounds_depth"] = np.zeros((len(sb), len(sw)), dtype=bool)
     for i, b in enumerate(sb):
         for j, w in enumerate(sw):
             mf = mean_field(act, w, b, q0)
-            out["chi1"][i, j] = mf.chi1
+            out["chi1"][i, j], out["xi_grad"][i, j], out["bounds_depth"][i, j] = mf.chi1, mf.xi_grad, mf.bounds_depth
             if mf.converged:
                 out["xi_c"][i, j], out["q_star"][i, j] = mf.xi_c, mf.q_star
     out["sigma_w2"], out["sigma_b2"] = sw, sb

@@ -1,26 +1,30 @@
-r"""Per-layer mean-field predictions for a concrete network: pre-activation variance, output std, gradient norms.
+r"""Per-layer mean-field predictions for a concrete network: pre-activation mean and variance, output std, gradients.
 
-For layer l with weights of std :math:`s_w` and fan-in :math:`n`, biases of std :math:`s_b`
+For layer l with weights of std :math:`s_w` and fan-in :math:`n`, biases of mean :math:`\bar b` and std :math:`s_b`
 (:math:`\sigma_w^2 = s_w^2 n`, :math:`\sigma_b^2 = s_b^2`, read from the actual tensors, so a given weight draw
-is predicted with its empirical scale) and activation :math:`\phi_l` (identity when none follows):
+is predicted with its empirical scale) and activation :math:`\phi_l` (identity when none follows), every unit's
+pre-activation is :math:`h^l \sim \mathcal N(\bar b_l, q^l)` with
 
 .. math::
-    q^1 = \sigma_{w,1}^2 q^0 + \sigma_{b,1}^2, \qquad q^l = \sigma_{w,l}^2\,\mathbb E[\phi_{l-1}(\sqrt{q^{l-1}}z)^2] + \sigma_{b,l}^2,
+    q^1 = \sigma_{w,1}^2 q^0 + \sigma_{b,1}^2, \qquad q^l = \sigma_{w,l}^2\,\mathbb E[\phi_{l-1}(h^{l-1})^2] + \sigma_{b,l}^2,
 
     \mathrm{std}(\phi_l(h^l)) = \sqrt{\mathbb E[\phi_l^2] - \mathbb E[\phi_l]^2},\qquad
     \frac{\|\partial C/\partial a^{l}\|^2}{\|\partial C/\partial h^{l+1}\|^2} = \sigma_{w,l+1}^2,\qquad
-    \frac{\|\partial C/\partial h^{l}\|^2}{\|\partial C/\partial a^{l}\|^2} = \mathbb E[\phi_l'(\sqrt{q^l}z)^2],
+    \frac{\|\partial C/\partial h^{l}\|^2}{\|\partial C/\partial a^{l}\|^2} = \mathbb E[\phi_l'(h^l)^2],
 
-so :math:`\|\delta^l\|^2/\|\delta^{l+1}\|^2 = \sigma_{w,l+1}^2\,\mathbb E[\phi_l'(\sqrt{q^l}z)^2]` for whole-layer norms
-(δ = ∂C/∂h; the width ratio enters per-unit variances, not whole-layer norms). Gradient norms are relative:
-the gradient at the network's output (the last layer's activation output, or its linear output when no
-activation follows) is 1. Poole et al. 2016; Schoenholz et al. 2017.
+(the weights have mean 0, so the input's second moment — not its variance — sets q; a constant bias shifts the
+mean and leaves q alone), so :math:`\|\delta^l\|^2/\|\delta^{l+1}\|^2 = \sigma_{w,l+1}^2\,\mathbb E[\phi_l'(h^l)^2]` for
+whole-layer norms (δ = ∂C/∂h; the width ratio enters per-unit variances, not whole-layer norms). Gradient norms
+are relative: the gradient at the network's output (the last layer's activation output, or its linear output
+when no activation follows) is 1. Poole et al. 2016; Schoenholz et al. 2017. The expectations are
+:meth:`initlab.activations.Activation.moments` at N(b̄, q), of the exact activation (its parameters included).
 
 Accepted models: an ``nn.Sequential``-like module whose leaf modules, in registration order, are
 ``Linear``/``Conv*d`` layers, activation modules (:func:`initlab.activations.from_module`) and pass-through
 modules (``Dropout``, ``Flatten``, ``Identity``); or an ``Inspection`` (its ``layers``) or a list of
-``LayerStats``. Convolutions are treated like dense layers with fan-in = in_channels·kernel size (padding
-effects ignored).
+``LayerStats``, whose ``activation_spec`` (e.g. ``"leaky_relu(slope=0.5)"``) names the exact activation and
+whose ``bias_mean`` (an ``extra`` of ``inspect``'s records) the bias mean (0 when a record has none).
+Convolutions are treated like dense layers with fan-in = in_channels·kernel size (padding effects ignored).
 
 >>> from torch import nn
 >>> import torch
@@ -34,19 +38,22 @@ effects ignored).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
+import torch
+from torch import nn
 
-from .. import activations
+from .. import activations, structure
 from ..activations import Activation
-from .maps import _check_q, _check_sigmas, _moments
+from .maps import check_q, check_sigmas
 
 __all__ = ["LayerPrediction", "Prediction", "predict"]
 
-_PASS_THROUGH = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "Flatten", "Unflatten",
-                 "Identity")
+_PASS_THROUGH = (nn.Flatten, nn.Unflatten, nn.Identity)  # besides dropout: they keep every entry's value
+
 
 
 @dataclass(frozen=True)
@@ -62,12 +69,14 @@ class LayerPrediction:
     fan_out: int
     sigma_w2: float              # weight_std² · fan_in
     sigma_b2: float              # bias_std²
-    q: float                     # predicted pre-activation second moment q^l
+    q: float                     # predicted pre-activation variance q^l (around its mean)
     pre_std: float               # √q^l
     post_mean: float             # E[φ(h)]
     post_std: float              # std of the layer's output φ(h) (= pre_std without activation)
     grad_norm: float             # ‖∂C/∂(layer output)‖ relative to the network output's gradient
     pre_grad_norm: float         # ‖∂C/∂h^l‖, same normalization
+    pre_mean: float = 0.0        # the pre-activations' mean: the bias mean b̄
+    activation_spec: str | None = None  # the exact activation, e.g. "leaky_relu(slope=0.5)"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,36 +116,55 @@ class _Layer:  # what the predictions need from one layer
     bias_std: float
     act: Activation | None = None
     act_module: str | None = None
+    bias_mean: float = 0.0
 
 
 def _from_module(model: Any) -> list[_Layer]:
-    from torch import nn
-
-    from ..init import fans  # PyTorch's fan rule, as the probes' LayerStats use
-
+    """The layers of ``model``: its leaves in registration order, strictly (a norm, pooling or unknown module is
+    an error: the recursion would not model it), with the activation :func:`initlab.structure.follow` detects
+    after each layer where that differs (a functional ``F.relu`` in a custom ``forward``)."""
     layers: list[_Layer] = []
     for name, m in model.named_modules():
         if next(iter(m.children()), None) is not None:
             continue  # containers: their leaves come next
-        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if isinstance(m, structure.WEIGHT_LAYERS) and isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             w, b = m.weight.detach(), m.bias.detach() if m.bias is not None else None
-            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", *fans(w),
-                                 _std(w), _std(b) if b is not None else 0.0))
+            layers.append(_Layer(name, "linear" if isinstance(m, nn.Linear) else "conv", *structure.fans(w),
+                                 _std(w), _std(b) if b is not None else 0.0,
+                                 bias_mean=float(b.sum(dtype=torch.float64)) / b.numel() if b is not None else 0.0))
             continue
-        if type(m).__name__ in _PASS_THROUGH:
+        if structure.is_norm(m):
+            raise ValueError(f"predict does not model normalization layers: {type(m).__name__} at {name!r}")
+        if structure.is_dropout(m) or isinstance(m, _PASS_THROUGH):
             continue
         act = activations.from_module(m)
         if act is None:
-            raise ValueError(f"predict supports Linear/Conv layers, activations and pass-through modules; "
-                             f"got {type(m).__name__} at {name!r}")
+            raise ValueError(f"predict supports Linear/Conv layers, activations and pass-through modules "
+                             f"(dropout, flatten, identity); got {type(m).__name__} at {name!r}")
         _attach(layers, act, name)
+    _use_detected(model, layers)
     return layers
+
+
+def _use_detected(model: Any, layers: list[_Layer]) -> None:
+    """Where execution order (torch.fx) shows another activation after a layer than registration order does,
+    take the detected one (without a module to measure at)."""
+    try:
+        found = structure.following_activations(model)
+    except Exception:  # noqa: BLE001 - detection is a cross-check; registration order stands without it
+        return
+    for ly in layers:
+        if ly.name not in found:
+            continue
+        act = found[ly.name]
+        if act is not None and act.name == "identity":
+            act = None
+        if (act.spec if act else None) != (ly.act.spec if ly.act else None):
+            ly.act, ly.act_module = act, None
 
 
 def _std(t: Any) -> float:
     """Population std (as LayerStats), accumulated in float64 without a float64 copy of the tensor."""
-    import torch
-
     n = t.numel()
     if n <= 1:
         return 0.0
@@ -162,10 +190,13 @@ def _from_stats(stats: Iterable[Any]) -> list[_Layer]:
         if kind in ("linear", "conv"):
             if s.fan_in is None or s.weight_std is None:
                 raise ValueError(f"layer {s.name!r} has no fan_in/weight_std")
+            extra = getattr(s, "extra", None) or {}
+            bias_mean = getattr(s, "bias_mean", None)
+            bias_mean = extra.get("bias_mean", 0.0) if bias_mean is None else bias_mean
             layers.append(_Layer(s.name, kind, int(s.fan_in), int(s.fan_out or 0), float(s.weight_std),
-                                 float(s.bias_std or 0.0)))
+                                 float(s.bias_std or 0.0), bias_mean=float(bias_mean or 0.0)))
             if s.activation:
-                layers[-1].act = activations.get(s.activation)
+                layers[-1].act = _stats_activation(s)
         elif kind == "activation":
             if layers and layers[-1].act_module is None and layers[-1].act is not None:
                 layers[-1].act_module = s.name
@@ -177,13 +208,21 @@ def _from_stats(stats: Iterable[Any]) -> list[_Layer]:
 
 
 def _stats_activation(s: Any) -> Activation:
-    """The activation of an activation-kind record: its ``activation`` name, else its module type."""
+    """The exact activation of a record: its ``activation_spec``; else its ``activation`` name or module type
+    with default parameters (a warning when that family has parameters: they were not recorded)."""
+    spec = getattr(s, "activation_spec", None)
+    if spec:
+        return activations.get(spec)
     for label in (s.activation, getattr(s, "module_type", None)):
         if label:
             try:
-                return activations.get(label)
+                act = activations.get(label)
             except ValueError:
-                pass
+                continue
+            if act.params:
+                warnings.warn(f"record {s.name!r} names activation {label!r} without its parameters "
+                              f"(no activation_spec): predicting with {act.spec}", stacklevel=4)
+            return act
     raise ValueError(f"cannot tell which activation {s.name!r} ({getattr(s, 'module_type', '?')}) computes")
 
 
@@ -197,7 +236,7 @@ def predict(model: Any, q0: float = 1.0) -> Prediction:
     Raises ``ValueError`` for a model with no Linear/Conv layer, a layer with a zero weight std, an
     unsupported module, or an activation whose moments diverge.
     """
-    q0 = _check_q(q0, "q0")
+    q0 = check_q(q0, "q0")
     if hasattr(model, "named_modules"):
         layers = _from_module(model)
     else:
@@ -210,34 +249,48 @@ def predict(model: Any, q0: float = 1.0) -> Prediction:
         if s <= 0:
             raise ValueError(f"sigma_w2 of layer {ly.name!r} must be > 0 (weight_std={ly.weight_std!r}); "
                              f"mean-field predictions need random weights")
-        sw2.append(_check_sigmas(s, b))
-    # forward: q^l and the output moments
+        sw2.append(check_sigmas(s, b))
+    qs, post = _forward(layers, sw2, q0)
+    g_out, g_pre = _backward(sw2, post)
+    recs = [LayerPrediction(
+        index=i + 1, name=ly.name, kind=ly.kind, activation=ly.act.name if ly.act else None,
+        activation_module=ly.act_module, fan_in=ly.fan_in, fan_out=ly.fan_out, sigma_w2=sw2[i][0],
+        sigma_b2=sw2[i][1], q=qs[i], pre_std=math.sqrt(qs[i]), post_mean=post[i][0],
+        post_std=math.sqrt(max(post[i][1] - post[i][0] ** 2, 0.0)), grad_norm=g_out[i], pre_grad_norm=g_pre[i],
+        pre_mean=ly.bias_mean, activation_spec=ly.act.spec if ly.act else None)
+        for i, ly in enumerate(layers)]
+    return Prediction(q0, recs)
+
+
+def _forward(layers: list[_Layer], sw2: list[tuple[float, float]], q0: float
+             ) -> tuple[list[float], list[tuple[float, float, float]]]:
+    """q^l and (E[φ], E[φ²], E[φ'²]) of each layer's output, h^l ~ N(b̄_l, q^l)."""
     qs, post = [], []
     x2 = q0  # second moment of the layer's input
     for ly, (sw, sb) in zip(layers, sw2):
         q = sw * x2 + sb
         if not math.isfinite(q):
             raise ValueError(f"the predicted variance overflows at layer {ly.name!r}")
+        mu = ly.bias_mean
         if ly.act is None:
-            mean, second, dsec = 0.0, q, 1.0
+            mean, second, dsec = mu, q + mu * mu, 1.0
         else:
-            m = _moments(ly.act, q)
+            m = ly.act.moments(q, mean=mu)
             mean, second, dsec = m.mean, m.second, m.deriv_second
         qs.append(q)
         post.append((mean, second, dsec))
         x2 = second
-    # backward: the output's gradient has norm 1
-    n = len(layers)
+    return qs, post
+
+
+def _backward(sw2: list[tuple[float, float]], post: list[tuple[float, float, float]]
+              ) -> tuple[list[float], list[float]]:
+    """Relative gradient norms of each layer's output and pre-activation; the output's is 1."""
+    n = len(post)
     g_out, g_pre = [0.0] * n, [0.0] * n
     g_out[-1] = 1.0
     for l in range(n - 1, -1, -1):
         if l < n - 1:
             g_out[l] = math.sqrt(sw2[l + 1][0]) * g_pre[l + 1]
         g_pre[l] = math.sqrt(post[l][2]) * g_out[l]
-    recs = [LayerPrediction(
-        index=i + 1, name=ly.name, kind=ly.kind, activation=ly.act.name if ly.act else None,
-        activation_module=ly.act_module, fan_in=ly.fan_in, fan_out=ly.fan_out, sigma_w2=sw2[i][0],
-        sigma_b2=sw2[i][1], q=qs[i], pre_std=math.sqrt(qs[i]), post_mean=post[i][0],
-        post_std=math.sqrt(max(post[i][1] - post[i][0] ** 2, 0.0)), grad_norm=g_out[i], pre_grad_norm=g_pre[i])
-        for i, ly in enumerate(layers)]
-    return Prediction(q0, recs)
+    return g_out, g_pre

@@ -22,13 +22,12 @@
     return "rgba(" + c.join(",") + "," + a + ")";
   }
 
-  var LABELS = {
-    std: "std of output", mean: "mean of output", abs_mean: "mean |x| of output", grad_norm: "gradient norm (output)",
-    weight_grad_norm: "weight gradient norm", bias_grad_norm: "bias gradient norm", update_ratio: "update / weight ratio",
-    dead_fraction: "dead fraction", saturated_fraction: "saturated fraction", zero_fraction: "zero fraction",
-    distinct_units: "distinct units", sign_coherence: "sign coherence", min: "min", max: "max"
-  };
-  var FRACTIONS = { dead_fraction: 1, saturated_fraction: 1, zero_fraction: 1, sign_coherence: 1 };
+  // statistic names, labels and the [0, 1] fractions come with the data (initlab.formats: one home)
+  var LABELS = D.labels || {};
+  var FRACTIONS = {};
+  (D.fractions || []).forEach(function (s) { FRACTIONS[s] = true; });
+  var VIEWS = D.views || { bylayer: [], oversteps: [] };
+  function label(stat) { return LABELS[stat] || stat; }
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -90,6 +89,7 @@
     if (opts.axes[1] && !opts.axes[1].values) opts.axes[1].values = yTicks(ylog);
     var u = new uPlot(opts, data, container);
     container.setAttribute("data-rendered", "1");
+    container.uplot = u;   // for tests and the console: the chart drawn here
     charts.push(u);
     return u;
   }
@@ -150,59 +150,89 @@
   }
 
   // ---------------------------------------------------------------------------- by layer
-  var BYLAYER = ["std", "abs_mean", "grad_norm", "weight_grad_norm", "update_ratio", "dead_fraction", "saturated_fraction"];
+  // The x axis lists one variant's layers (the "axis variant"; a select picks it when variants have
+  // different layers); each variant is drawn at the layers of the same name, so no point sits under
+  // another layer's label.
+  function sameLayers(V) {
+    var a = JSON.stringify(V[0].layers);
+    return V.every(function (v) { return JSON.stringify(v.layers) === a; });
+  }
+  function onAxis(v, layers, row) {
+    return layers.map(function (name) { var j = v.layers.indexOf(name); return row && j >= 0 && j < row.length ? row[j] : null; });
+  }
   function drawByLayer() {
     var V = D.variants;
     var ref = longest(V, function (v) { return v.steps; });
-    var layers = longest(V, function (v) { return v.layers; }).layers;
-    var L = layers.length, xs = layers.map(function (_, i) { return i; });
+    var axisV = longest(V, function (v) { return v.layers; });
+    var step = ref.steps[ref.steps.length - 1];
     var built = [];
-    function col(v, stat, step) {
+    var note = el("span", { "class": "axis-note muted" });
+    function col(v, stat, layers) {
       // each statistic has its own recorded steps (extended ones only every hist_every steps)
-      var st = v.stats[stat], row = st && st.values[nearest(st.steps, step)];
-      return xs.map(function (i) { return row && i < row.length ? row[i] : null; });
+      var st = v.stats[stat];
+      return onAxis(v, layers, st && st.values[nearest(st.steps, step)]);
     }
-    function dataAt(stat, step, log) {
-      var d = [xs];
+    function dataAt(stat, log) {
+      var layers = axisV.layers, d = [layers.map(function (_, i) { return i; })];
       V.forEach(function (v) {
         if (!v.stats[stat]) return;
-        var y = col(v, stat, step); d.push(log ? positive(y) : y);
-        if (stat === "std" && v.predicted_std) { var p = xs.map(function (i) { return v.predicted_std[i]; }); d.push(log ? positive(p) : p); }
+        var y = col(v, stat, layers); d.push(log ? positive(y) : y);
+        if (stat === "std" && v.predicted_std) { var p = onAxis(v, layers, v.predicted_std); d.push(log ? positive(p) : p); }
       });
       return d;
     }
-    var tickEvery = Math.max(1, Math.ceil(L / 16));
-    BYLAYER.forEach(function (stat) {
-      if (!V.some(function (v) { return v.stats[stat]; })) return;
-      var all = [];
-      V.forEach(function (v) { (v.stats[stat] ? v.stats[stat].values : []).forEach(function (r) { all.push(r); }); });
-      var log = !FRACTIONS[stat] && spansDecades(all);
-      var series = [{ label: "layer", value: function (u, i) { return i == null ? "—" : layers[i]; } }];
-      V.forEach(function (v) {
-        if (!v.stats[stat]) return;
-        series.push({ label: v.name, stroke: variantColor(v.name), width: 2, spanGaps: true, points: { show: true, size: 6 } });
-        if (stat === "std" && v.predicted_std) series.push({ label: v.name + " (theory)", stroke: variantColor(v.name), width: 1.5, dash: [5, 4], points: { show: false } });
+    function build() {
+      built.forEach(function (b) { drop(b.u); }); built = [];
+      document.getElementById("bylayer-charts").innerHTML = "";
+      var layers = axisV.layers, L = layers.length, xs = layers.map(function (_, i) { return i; });
+      var tickEvery = Math.max(1, Math.ceil(L / 16));
+      var off = V.filter(function (v) { return v.layers.some(function (n) { return layers.indexOf(n) < 0; }); });
+      note.textContent = off.length ? "not on this axis: " + off.map(function (v) {
+        return v.name + " (" + v.layers.filter(function (n) { return layers.indexOf(n) < 0; }).join(", ") + ")";
+      }).join("; ") : "";
+      VIEWS.bylayer.forEach(function (stat) {
+        if (!V.some(function (v) { return v.stats[stat]; })) return;
+        var all = [];
+        V.forEach(function (v) { (v.stats[stat] ? v.stats[stat].values : []).forEach(function (r) { all.push(r); }); });
+        var log = !FRACTIONS[stat] && spansDecades(all);
+        var series = [{ label: "layer", value: function (u, i) { return i == null ? "—" : layers[i]; } }];
+        V.forEach(function (v) {
+          if (!v.stats[stat]) return;
+          series.push({ label: v.name, stroke: variantColor(v.name), width: 2, spanGaps: true, points: { show: true, size: 6 } });
+          if (stat === "std" && v.predicted_std) series.push({ label: v.name + " (theory)", stroke: variantColor(v.name), width: 1.5, dash: [5, 4], points: { show: false } });
+        });
+        var c = box("bylayer-charts", label(stat));
+        c.setAttribute("data-stat", stat);
+        c.setAttribute("data-x-labels", JSON.stringify(layers));
+        var u = plot(c, {
+          series: series,
+          scales: { x: { time: false, range: function () { return [-0.5, Math.max(0.5, L - 0.5)]; } }, y: yScale(log, FRACTIONS[stat]) },
+          axes: [{ label: "layer" + (V.length > 1 && !sameLayers(V) ? " (of " + axisV.name + ")" : ""),
+                   splits: function () { return xs.filter(function (i) { return i % tickEvery === 0; }); },
+                   values: function (u, splits) { return splits.map(function (i) { return layers[i] || ""; }); }, rotate: 0 },
+                 { label: label(stat) + (log ? " (log)" : "") }]
+        }, dataAt(stat, log));
+        built.push({ u: u, stat: stat, log: log });
       });
-      var u = plot(box("bylayer-charts", LABELS[stat] || stat), {
-        series: series,
-        scales: { x: { time: false, range: function (u, lo, hi) { return [-0.5, Math.max(0.5, L - 0.5)]; } }, y: yScale(log, FRACTIONS[stat]) },
-        axes: [{ label: "layer", splits: function () { return xs.filter(function (i) { return i % tickEvery === 0; }); },
-                 values: function (u, splits) { return splits.map(function (i) { return layers[i] || ""; }); }, rotate: 0 },
-               { label: (LABELS[stat] || stat) + (log ? " (log)" : "") }]
-      }, dataAt(stat, ref.steps[ref.steps.length - 1], log));
-      built.push({ u: u, stat: stat, log: log });
-    });
+    }
+    if (V.length > 1 && !sameLayers(V)) {
+      var sel = select("bylayer-controls", "layers of", V.map(function (v) { return v.name; }), function (i) {
+        axisV = V[i]; build();
+      }, "axis-select");
+      sel.value = String(V.indexOf(axisV));
+      document.getElementById("bylayer-controls").appendChild(note);
+    }
+    build();
     if (ref.steps.length > 1) {
       var sl = slider("bylayer-controls", "at step", ref.steps.length, function (i, out) {
-        var s = ref.steps[i]; out.textContent = String(s);
-        built.forEach(function (b) { b.u.setData(dataAt(b.stat, s, b.log)); });
+        step = ref.steps[i]; out.textContent = String(step);
+        built.forEach(function (b) { b.u.setData(dataAt(b.stat, b.log)); });
       });
-      sl.out.textContent = String(ref.steps[ref.steps.length - 1]);
+      sl.out.textContent = String(step);
     }
   }
 
   // ------------------------------------------------------------------------- over steps
-  var OVERSTEPS = ["std", "abs_mean", "grad_norm", "update_ratio", "dead_fraction", "saturated_fraction"];
   function drawOverSteps() {
     var V = D.variants.filter(function (v) { return v.steps.length > 1; });
     var current = [];
@@ -210,7 +240,7 @@
       current.forEach(drop); current = [];
       document.getElementById("oversteps-charts").innerHTML = "";
       var v = V[vi], L = v.layers.length;
-      OVERSTEPS.forEach(function (stat) {
+      VIEWS.oversteps.forEach(function (stat) {
         var st = v.stats[stat]; if (!st) return;
         var m = st.values;
         var cols = v.layers.map(function (_, j) { return m.map(function (r) { return r[j]; }); });
@@ -219,10 +249,10 @@
         var series = [{ label: "step" }].concat(v.layers.map(function (name, j) {
           return { label: name, stroke: layerColor(j, L), width: 1.4, spanGaps: true, points: { show: st.steps.length < 30 } };
         }));
-        current.push(plot(box("oversteps-charts", (LABELS[stat] || stat) + " · " + v.name), {
+        current.push(plot(box("oversteps-charts", label(stat) + " · " + v.name), {
           series: series, legend: { show: L <= 24 },
           scales: { x: { time: false }, y: yScale(log, FRACTIONS[stat]) },
-          axes: [{ label: "step" }, { label: (LABELS[stat] || stat) + (log ? " (log)" : "") }]
+          axes: [{ label: "step" }, { label: label(stat) + (log ? " (log)" : "") }]
         }, [st.steps].concat(cols)));
       });
     }
@@ -237,16 +267,20 @@
     for (var i = 0; i <= B; i++) e.push(lo + (hi - lo) * i / B);
     return e;
   }
-  var HS = { layer: 0, step: 0, log: false };
+  // the layer is chosen by name (variants may have different layers): D.layers lists every variant's
+  // layers once, in network order
+  var HS = { layer: null, step: 0, log: false };
+  function histOf(v) { var j = v.layers.indexOf(HS.layer); return j >= 0 ? v.hist.layers[j] : null; }
   var histDeps = [];   // redraw callbacks of the views that follow the layer/step controls
   function drawHistograms() {
     var V = D.variants.filter(function (v) { return v.hist; });
-    var layers = longest(V, function (v) { return v.layers; }).layers;
+    var layers = D.layers && D.layers.length ? D.layers : longest(V, function (v) { return v.layers; }).layers;
     var ref = longest(V, function (v) { return v.hist.steps; }).hist.steps;
+    HS.layer = layers[0];
     HS.step = ref[ref.length - 1];
     var hcharts = [];
     function dataFor(v) {
-      var h = v.hist.layers[HS.layer];
+      var h = histOf(v);
       if (!h) return [[0, 1], [null, null]];
       var t = nearest(v.hist.steps, HS.step), c = h.counts[t], e = edgesOf(h, t);
       if (!c || c[0] == null && c.every(function (x) { return x == null; })) return [[0, 1], [null, null]];
@@ -271,10 +305,10 @@
     }
     function update() {
       hcharts.forEach(function (u, i) { u.setData(dataFor(V[i])); });
-      ctlStep.out.textContent = layers[HS.layer] + " · step " + HS.step;
+      ctlStep.out.textContent = HS.layer + " · step " + HS.step;
       histDeps.forEach(function (f) { f(); });
     }
-    select("hist-controls", "layer", layers, function (j) { HS.layer = j; update(); }, "layer-select");
+    select("hist-controls", "layer", layers, function (j) { HS.layer = layers[j]; update(); }, "layer-select");
     var ctlStep = slider("hist-controls", "step", ref.length, function (i) { HS.step = ref[i]; update(); });
     var logLab = el("label", null, " log counts ");
     var logBox = el("input", { type: "checkbox", "class": "log-toggle" });
@@ -282,7 +316,7 @@
     document.getElementById("hist-controls").appendChild(logLab);
     logBox.addEventListener("change", function () { HS.log = logBox.checked; build(); update(); });
     build();
-    ctlStep.out.textContent = layers[HS.layer] + " · step " + HS.step;
+    ctlStep.out.textContent = HS.layer + " · step " + HS.step;
   }
 
   // ------------------------------------------------------------- colorful dimension (canvas)
@@ -323,7 +357,7 @@
       c.appendChild(ylab); c.appendChild(frame); c.appendChild(xlab); c.appendChild(read);
       var state = null;
       function draw() {
-        var h = v.hist.layers[HS.layer];
+        var h = histOf(v);
         var H = v.hist.steps.length;
         canvas.width = H; canvas.height = BINS;
         var ctx = canvas.getContext("2d"), im = ctx.createImageData(H, BINS);
@@ -338,7 +372,7 @@
         state = r;
         ylab.innerHTML = "";
         [["top", r.hi], ["mid", (r.lo + r.hi) / 2], ["bot", r.lo]].forEach(function (p) { ylab.appendChild(el("span", { "class": p[0] }, fmt(p[1]))); });
-        xlab.textContent = "step " + v.hist.steps[0] + " → " + v.hist.steps[H - 1] + "   ·   y: activation value of " + v.layers[HS.layer] + "   ·   colour: log(1 + count)";
+        xlab.textContent = "step " + v.hist.steps[0] + " → " + v.hist.steps[H - 1] + "   ·   y: activation value of " + HS.layer + "   ·   colour: log(1 + count)";
         mark();
       }
       function mark() {

@@ -30,7 +30,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .predict import Prediction, predict
+from ..theory.predict import Prediction, predict
 
 __all__ = ["ComparisonRow", "Comparison", "compare"]
 

@@ -3,27 +3,31 @@
 Sources: a run directory (docs/CONTRACTS.md, format_version 1), a run ``Result`` (anything with a
 ``run_dir``/``path``/``out`` attribute naming one), a Watcher history (``Watcher``, its ``.arrays()``
 dict, or a ``.npz`` from ``Watcher.save``) and an ``Inspection``. Only reads; never writes.
+
+A run directory is read through :mod:`initlab.formats`' names (``CONFIG``, ``SUMMARY``, ``METRICS``,
+``HISTORY``, ``FINDINGS``, ``FIGURES``, ``SUPPORTED_FORMATS``, ``REPORT_STATS``); objects (Result,
+Watcher, Inspection) are read by their attributes, so the report imports neither the experiments,
+the probes nor torch.
 """
 from __future__ import annotations
 
 import csv
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .. import formats
+from initlab import formats
+from initlab.formats import CONFIG, FIGURES, FINDINGS, HISTORY, METRICS, REPORT_STATS, SUMMARY
 
-SUPPORTED_FORMATS = (1,)
-# per-layer statistics of the Watcher history, in the order the report lists them
-STAT_NAMES = ("std", "mean", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm",
-              "update_ratio", "dead_fraction", "saturated_fraction", "zero_fraction",
-              "distinct_units", "sign_coherence", "min", "max")
-RUN_FILES = ("config.json", "summary.json", "metrics.csv", "history.npz", "findings.json")
+__all__ = ["ReportData", "VariantData", "LayerHist", "load", "load_run_dir", "run_dir_of", "read_metrics",
+           "variants_from_arrays", "check_format", "verdict", "recorded", "common_bins", "natural_key",
+           "layer_union", "headline_figure"]
 
 
 @dataclass
@@ -128,12 +132,12 @@ def check_format(version: Any, where: str) -> None:
         v = int(np.asarray(version).reshape(-1)[0])
     except (TypeError, ValueError, IndexError):
         raise ValueError(f"report: {where} has format_version {version!r}; this initlab reads "
-                         f"format_version {', '.join(map(str, SUPPORTED_FORMATS))}") from None
-    if v not in SUPPORTED_FORMATS:
-        newer = v > max(SUPPORTED_FORMATS)
+                         f"format_version {', '.join(map(str, formats.SUPPORTED_FORMATS))}") from None
+    if v not in formats.SUPPORTED_FORMATS:
+        newer = v > max(formats.SUPPORTED_FORMATS)
         raise ValueError(
             f"report: {where} has format_version {v}; this initlab reads format_version "
-            f"{', '.join(map(str, SUPPORTED_FORMATS))}"
+            f"{', '.join(map(str, formats.SUPPORTED_FORMATS))}"
             + (" (written by a newer initlab: upgrade initlab to render it)" if newer else ""))
 
 
@@ -142,12 +146,13 @@ def load_run_dir(run_dir: str | Path) -> ReportData:
     d = Path(run_dir)
     if not d.is_dir():
         raise ValueError(f"report: run directory {str(d)!r} does not exist")
-    if not any((d / f).exists() for f in RUN_FILES):
-        raise ValueError(f"report: {str(d)!r} is not a run directory (none of {', '.join(RUN_FILES)})")
-    cfg = _read_json(d / "config.json") if (d / "config.json").is_file() else {}
+    if not any((d / f).exists() for f in formats.RUN_FILES):
+        raise ValueError(f"report: {str(d)!r} is not a run directory "
+                         f"(none of {', '.join(formats.RUN_FILES)})")
+    cfg = _read_json(d / CONFIG) if (d / CONFIG).is_file() else {}
     if not isinstance(cfg, dict):
-        raise ValueError(f"report: {d / 'config.json'} must hold a JSON object")
-    check_format(cfg.get("format_version"), str(d / "config.json"))
+        raise ValueError(f"report: {d / CONFIG} must hold a JSON object")
+    check_format(cfg.get("format_version"), str(d / CONFIG))
     config = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
     experiment = str(cfg.get("experiment") or d.name)
     meta = {
@@ -157,23 +162,44 @@ def load_run_dir(run_dir: str | Path) -> ReportData:
         "seed": cfg.get("seed"), "quick": cfg.get("quick"),
         "format_version": cfg.get("format_version"),
     }
-    summary = _read_json(d / "summary.json") if (d / "summary.json").is_file() else {}
+    summary = _read_json(d / SUMMARY) if (d / SUMMARY).is_file() else {}
     if not isinstance(summary, dict):
-        raise ValueError(f"report: {d / 'summary.json'} must hold a JSON object")
-    findings_raw = _read_json(d / "findings.json") if (d / "findings.json").is_file() else {}
+        raise ValueError(f"report: {d / SUMMARY} must hold a JSON object")
+    findings_raw = _read_json(d / FINDINGS) if (d / FINDINGS).is_file() else {}
     findings = findings_raw.get("variants", {}) if isinstance(findings_raw, dict) else {}
     variants: list[VariantData] = []
-    if (d / "history.npz").is_file():
-        with np.load(d / "history.npz", allow_pickle=False) as z:
+    if (d / HISTORY).is_file():
+        with np.load(d / HISTORY, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        variants = variants_from_arrays(arrays, str(d / "history.npz"))
-    figures = sorted(p.relative_to(d).as_posix() for p in (d / "figures").glob("*.png")) \
-        if (d / "figures").is_dir() else []
+        variants = variants_from_arrays(arrays, str(d / HISTORY))
+    figures = sorted((p.relative_to(d).as_posix() for p in (d / FIGURES).glob("*.png")), key=natural_key) \
+        if (d / FIGURES).is_dir() else []
+    meta["headline_figure"] = headline_figure(figures, experiment, cfg.get("headline_figure"))
     return ReportData(kind="run", title=experiment, meta=meta, summary=summary,
-                      metrics=read_metrics(d / "metrics.csv") if (d / "metrics.csv").is_file() else [],
+                      metrics=read_metrics(d / METRICS) if (d / METRICS).is_file() else [],
                       variants=variants, findings={str(k): list(v) for k, v in findings.items()},
                       config=config, versions=dict(cfg.get("versions") or {}), figures=figures,
                       source_dir=d)
+
+
+def headline_figure(figures: list[str], experiment: str, declared: Any = None) -> str | None:
+    """The figure a run's page opens with: the one config.json names (``"headline_figure"``: a file
+    name or stem under figures/), else the one named after the experiment, else the first.
+
+    >>> headline_figure(["figures/a.png", "figures/zero-init.png"], "zero-init")
+    'figures/zero-init.png'
+    >>> headline_figure(["figures/a.png", "figures/b.png"], "x", declared="b"), headline_figure([], "x")
+    ('figures/b.png', None)
+    """
+    by_stem = {Path(f).stem: f for f in figures}
+    if isinstance(declared, str) and declared:
+        name = Path(declared).name
+        hit = by_stem.get(Path(name).stem)
+        if hit is not None:
+            return hit
+        warnings.warn(f"report: config.json names headline_figure {declared!r}, which is not among "
+                      f"{sorted(by_stem, key=natural_key)}", stacklevel=3)
+    return by_stem.get(experiment, figures[0] if figures else None)
 
 
 def _first_text(dicts: tuple[dict, ...], keys: tuple[str, ...]) -> str | None:
@@ -230,7 +256,7 @@ def _variant(name: str, a: dict[str, np.ndarray]) -> VariantData:
     L = len(layers)
     steps = np.asarray(a.get("steps", np.zeros(0)), dtype=np.int64).reshape(-1)
     stats = {}
-    for s in STAT_NAMES:
+    for s in REPORT_STATS:
         if s in a:
             v = np.asarray(a[s], dtype=np.float64)
             if v.ndim == 2 and v.shape == (len(steps), L):
@@ -266,7 +292,7 @@ def _from_inspection(insp: Any, title: str) -> ReportData:
     layers = list(insp.layers)
     names = [str(getattr(s, "name", f"layer{i}")) for i, s in enumerate(layers)]
     stats = {}
-    for s in STAT_NAMES:
+    for s in REPORT_STATS:
         col = [getattr(ls, s, None) for ls in layers]
         if any(v is not None for v in col):
             stats[s] = np.array([[math.nan if v is None else float(v) for v in col]])
@@ -289,6 +315,39 @@ def _np(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------------- order
+def natural_key(text: Any) -> tuple:
+    """Sort key that reads digit runs as numbers: ``layer2`` before ``layer10``.
+
+    >>> sorted(["layer10", "layer2", "Layer1", "fc_out"], key=natural_key)
+    ['fc_out', 'Layer1', 'layer2', 'layer10']
+    """
+    parts = re.split(r"(\d+)", str(text))
+    return tuple((0, int(p), p) if p.isdigit() else (1, p.casefold(), p) for p in parts if p)
+
+
+def layer_union(variants: Iterable[VariantData]) -> list[str]:
+    """Every variant's layer names once, in network order: the longest variant's list, with the
+    names only other variants have inserted after the last name they share.
+
+    >>> a = VariantData("plain", ["fc1", "act1", "fc2"], np.zeros(0), {}, np.zeros(0), [])
+    >>> b = VariantData("bn", ["fc1", "bn1", "act1", "fc2", "bn2"], np.zeros(0), {}, np.zeros(0), [])
+    >>> layer_union([a, b])
+    ['fc1', 'bn1', 'act1', 'fc2', 'bn2']
+    """
+    vs = sorted(variants, key=lambda v: -len(v.layers))   # stable: the first longest leads
+    out: list[str] = list(vs[0].layers) if vs else []
+    for v in vs[1:]:
+        at = -1
+        for name in v.layers:
+            if name in out:
+                at = out.index(name)
+            else:
+                at += 1
+                out.insert(at, name)
+    return out
 
 
 # ------------------------------------------------------------------------------- comparisons

@@ -1,0 +1,251 @@
+r"""``il.fix(model, inputs, targets=None, loss_fn=None) -> FixReport``: apply the remedies that are
+initialization changes, and check that they help.
+
+1. :func:`initlab.inspect` the model and rank its findings (:func:`~initlab.diagnosis.rank.rank`).
+2. Plan: each finding whose remedy is an initialization names the layers and the scheme —
+
+   * a transformer (repeated blocks holding attention or an embedding): ``gpt2`` (N(0, 0.02²), residual
+     output projections ÷√(2L), embeddings too: it answers residual growth, attention collapse and
+     saturated logits at once); a post-LN stack (``norm_first=False``, or blocks that end in a norm)
+     whose only problem is the stream gradient gets ``ds_init`` (depth-scaled, made for post-LN);
+   * any other model: ``auto`` (N(0, g²/fan_in), g the forward gain of the activation after each
+     layer) on the layers whose activation was detected, and LSUV on the others — but never on a
+     layer inside a residual block: unit variance per branch is exactly what makes the stream grow;
+   * not fixable by initialization (reported, nothing changed): all-positive inputs
+     (``non_zero_centered``: centre the data), update ratios (the learning rate), NaN/Inf that does
+     not come from a parameter (the data or the loss).
+
+3. Apply the plan (:func:`initlab.initialize` with ``layers=``: the model changes only in the layers
+   the report lists), inspect again, and report each finding before and after.
+4. Train check (not circular: the detectors' silence is not the criterion): a copy of the broken
+   model and the fixed one each take ``steps`` optimizer steps (``optimizer(params)``, default Adam,
+   lr 1e-3) on ``inputs``/``targets``; ``trains_better`` is true when the fixed loss ends below
+   ``margin`` × the broken one (or the broken one is not finite and the fixed one is).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import initialize as _initialize
+from ..initialize import InitReport
+from ..probes import Finding, Inspection, inspect
+from ..probes.output import model_output
+from ..structure import follow, is_norm, residual_blocks, weight_layers
+from .rank import rank
+
+__all__ = ["fix", "FixReport", "FixAction", "train_losses"]
+
+_INIT_FIXABLE = {"symmetric_units", "forward_collapse", "exploding_activations", "vanishing_gradients",
+                 "exploding_gradients", "saturation", "uncontrolled_magnitudes", "dead_units", "residual_growth",
+                 "attention_collapse", "exploding_logits", "residual_gradient", "nonfinite"}
+_WHY_NOT = {"non_zero_centered": "the inputs are all positive: centre or normalize the data (not an initialization)",
+            "update_ratio": "the step size: change the learning rate (not an initialization)"}
+
+
+@dataclass
+class FixAction:
+    """One re-initialization: for which findings, which layers, with which scheme and why."""
+
+    findings: list[str]
+    scheme: str
+    layers: list[str]
+    why: str
+    report: InitReport | None = None
+
+
+@dataclass
+class FixReport:
+    """Before/after of :func:`fix`. ``changed``: whether any parameter was re-initialized."""
+
+    before: Inspection
+    after: Inspection
+    findings_before: list[Finding]
+    findings_after: list[Finding]
+    actions: list[FixAction] = field(default_factory=list)
+    not_fixable: list[tuple[str, str]] = field(default_factory=list)
+    losses_broken: list[float] = field(default_factory=list)
+    losses_fixed: list[float] = field(default_factory=list)
+    trains_better: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(a.layers for a in self.actions)
+
+    def per_finding(self) -> list[tuple[str, bool, bool]]:
+        """(kind, present before, present after) for every kind seen before or after."""
+        b = {f.kind for f in self.findings_before}
+        a = {f.kind for f in self.findings_after}
+        return [(k, k in b, k in a) for k in dict.fromkeys([f.kind for f in self.findings_before]
+                                                           + [f.kind for f in self.findings_after])]
+
+    def table(self) -> str:
+        """The two layer tables side by side (std and ‖δ‖ of each layer call), then findings and training."""
+        from ..probes.records import finite
+
+        def f(v: float | None) -> str:
+            return format(v, ".3g") if finite(v) else "-"
+
+        after = {r.label: r for r in self.after.layers}
+        rows = [(r.label, r.kind, f(r.std), f(after[r.label].std) if r.label in after else "-",
+                 f(r.grad_norm), f(after[r.label].grad_norm) if r.label in after else "-") for r in self.before.layers]
+        head = ("layer", "kind", "std before", "std after", "|δ| before", "|δ| after")
+        w = [max(len(x) for x in col) for col in zip(head, *rows)]
+        line = lambda c: "  ".join(x.ljust(n) if i < 2 else x.rjust(n) for i, (x, n) in enumerate(zip(c, w))).rstrip()  # noqa: E731
+        out = [line(head), line(tuple("-" * n for n in w))] + [line(r) for r in rows]
+        for lab, (x, y) in (("blocks", (self.before.blocks, self.after.blocks)),):
+            if x:
+                out.append("")
+                out += [f"{b.name}: stream std {f(b.std)} → {f(c.std)}, branch/stream {f(b.branch_ratio)} → "
+                        f"{f(c.branch_ratio)}" for b, c in zip(x, y)]
+        out.append("")
+        out += [f"{k}: {'present' if bb else 'absent'} → {'present' if aa else 'gone'}" for k, bb, aa in self.per_finding()]
+        out += [f"applied {a.scheme} to {len(a.layers)} layer(s) for {', '.join(a.findings)}: {a.why}" for a in self.actions]
+        out += [f"not fixable by initialization: {k}: {why}" for k, why in self.not_fixable]
+        if self.losses_broken:
+            out.append(f"training ({len(self.losses_broken) - 1} steps): loss broken {f(self.losses_broken[0])} → "
+                       f"{f(self.losses_broken[-1])}, fixed {f(self.losses_fixed[0])} → {f(self.losses_fixed[-1])}; "
+                       f"trains better: {self.trains_better}")
+        out += [f"note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _post_ln(model: nn.Module) -> bool:
+    blocks = residual_blocks(model)
+    if not blocks:
+        return False
+    b = blocks[0][1]
+    nf = getattr(b, "norm_first", None)
+    if nf is not None:
+        return not bool(nf)
+    leaves = [m for m in b.modules() if any(True for _ in m.parameters(recurse=False))]
+    return bool(leaves) and is_norm(leaves[-1])
+
+
+def _is_transformer(model: nn.Module) -> bool:
+    blocks = residual_blocks(model)
+    return bool(blocks) and any(isinstance(m, (nn.MultiheadAttention, nn.Embedding)) or "attention" in
+                                type(m).__name__.lower() for m in model.modules())
+
+
+def _plan(model: nn.Module, findings: list[Finding]) -> tuple[list[FixAction], list[tuple[str, str]]]:
+    kinds = [f.kind for f in findings if f.severity != "info"]
+    fixable = [k for k in kinds if k in _INIT_FIXABLE]
+    skip = [(k, _WHY_NOT.get(k, "no initialization remedy")) for k in dict.fromkeys(kinds) if k not in _INIT_FIXABLE]
+    if "nonfinite" in fixable:
+        bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+        if not bad:
+            fixable.remove("nonfinite")
+            skip.append(("nonfinite", "no parameter is NaN/Inf: the data, the loss or an operation makes it"))
+    if not fixable:
+        return [], skip
+    names = [n for n, _ in weight_layers(model)]
+    if _is_transformer(model):
+        scheme = "ds_init" if _post_ln(model) and set(fixable) == {"residual_gradient"} else "gpt2"
+        why = ("depth-scaled Xavier for a post-LN stack (Zhang et al. 2019)" if scheme == "ds_init" else
+               "N(0, 0.02²) with residual output projections ÷√(2L) (Radford et al. 2019); never LSUV on residual branches")
+        return [FixAction(list(dict.fromkeys(fixable)), scheme, [n for n, _ in model.named_modules() if n], why)], skip
+    fol = follow(model, weight_layers(model))
+    in_blocks = tuple(b + "." for b, _ in residual_blocks(model))
+    known = [n for n in names if fol[n].source == "detected" or fol[n].output or n.startswith(in_blocks)]
+    unknown = [n for n in names if n not in known]
+    acts = [FixAction(list(dict.fromkeys(fixable)), "auto", known,
+                      "N(0, g²/fan_in) with g the forward gain of the activation after each layer")]
+    if unknown:
+        acts.append(FixAction(list(dict.fromkeys(fixable)), "lsuv", unknown,
+                              "activation after these layers not detected: layer-sequential unit variance on the data"))
+    return acts, skip
+
+
+def _loss(out: Any, targets: Any, loss_fn: Any) -> Tensor | None:
+    y, _ = model_output(out)
+    if callable(loss_fn):
+        return loss_fn(y, targets) if targets is not None else loss_fn(y)
+    if targets is None:
+        lo = getattr(out, "loss", None)
+        return lo if isinstance(lo, Tensor) else None
+    if isinstance(targets, Tensor) and not targets.is_floating_point():
+        return F.cross_entropy(y.reshape(-1, y.shape[-1]) if y.dim() > 2 and y.shape[:-1] == targets.shape else y,
+                               targets.reshape(-1) if y.dim() > 2 and y.shape[:-1] == targets.shape else targets)
+    return F.mse_loss(y, targets)
+
+
+def _call(model: nn.Module, inputs: Any) -> Any:
+    if isinstance(inputs, Mapping):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    return model(inputs)
+
+
+def train_losses(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
+                 optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, steps: int = 20) -> list[float]:
+    """Losses of ``steps`` optimizer steps on one batch (``steps + 1`` values; stops at NaN/Inf)."""
+    opt = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(model.parameters())
+    model.train()
+    out: list[float] = []
+    for i in range(steps + 1):
+        opt.zero_grad()
+        loss = _loss(_call(model, inputs), targets, loss_fn)
+        if loss is None:
+            return []
+        out.append(float(loss.detach()))
+        if i == steps or not math.isfinite(out[-1]):
+            break
+        loss.backward()
+        opt.step()
+    return out
+
+
+def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None, *, steps: int = 20,
+        optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, margin: float = 0.9,
+        generator: torch.Generator | None = None) -> FixReport:
+    """Inspect, re-initialize what the findings name, inspect again, and check training (module docs).
+
+    Args:
+        model: changed in place, only in the layers ``FixReport.actions`` list.
+        inputs, targets, loss_fn: as for :func:`initlab.inspect` (``loss_fn`` a name or a callable).
+        steps: optimizer steps of the training check (0: no check).
+        optimizer: ``optimizer(params) -> torch.optim.Optimizer`` (default Adam, lr 1e-3).
+        margin: ``trains_better`` needs the fixed loss after ``steps`` ≤ margin × the broken one.
+        generator: the re-initialization's random draws (default: seed 0).
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not (isinstance(steps, int) and steps >= 0):
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if not (0 < margin <= 1):
+        raise ValueError(f"margin must be in (0, 1], got {margin!r}")
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    before = inspect(model, inputs, targets, loss_fn if isinstance(loss_fn, str) or loss_fn is None else loss_fn)
+    found = rank(before.findings())
+    actions, skip = _plan(model, found)
+    broken = copy.deepcopy(model) if steps and actions else None
+    for a in actions:
+        extra = {"data": inputs} if a.scheme == "lsuv" else {}
+        a.report = _initialize(model, a.scheme, generator=gen, layers=a.layers, **extra)
+        if a.scheme not in ("auto", "lsuv"):
+            a.layers = [r.name for r in a.report.layers + a.report.others]
+    after = inspect(model, inputs, targets, loss_fn) if actions else before
+    rep = FixReport(before, after, found, rank(after.findings()), actions, skip)
+    if broken is not None:
+        train_loss = None if isinstance(loss_fn, str) else loss_fn
+        rep.losses_broken = train_losses(broken, inputs, targets, train_loss, optimizer, steps)
+        rep.losses_fixed = train_losses(copy.deepcopy(model), inputs, targets, train_loss, optimizer, steps)
+        if rep.losses_broken and rep.losses_fixed:
+            b, f = rep.losses_broken[-1], rep.losses_fixed[-1]
+            rep.trains_better = (math.isfinite(f) and not math.isfinite(b)) or \
+                (math.isfinite(f) and math.isfinite(b) and f <= margin * b)
+        else:
+            rep.notes.append("no training check: give targets, a loss_fn, or inputs with labels (model loss)")
+    return rep
