@@ -104,7 +104,7 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "{percentile_drift_plain:.3g} vs {percentile_drift_bn_before:.2g}; CNN: 2·C = {cnn_bn_parameters} BN "
      "parameters, statistics over (N, H, W) to {cnn_bn_max_error:.0e}", ""),
     ("deep-relu", "He et al. 2015 Figs. 2–3", "30 layers: Xavier stalls, He trains",
-     "30 layers: Xavier ends at loss {loss_at_end_xavier30:.3g} (ln 10 = {ln10:.3f}), He at "
+     "30 layers: Xavier ends at loss {loss_at_end_xavier30:.4g} (ln 10 = {ln10:.4g}), He at "
      "{loss_at_end_he30:.3g}; first/last δ-norm ratio {delta_ratio_first_last_xavier:.2g} vs "
      "{delta_ratio_first_last_he:.2g}; 22 layers, loss ≤ {config.loss_target:g} at update "
      "{steps_to_loss_he22} (He) vs {steps_to_loss_xavier22} (Xavier); with Adam Xavier-30 ends at "
