@@ -133,8 +133,9 @@ ROWS: list[tuple[str, str, str, str, str]] = [
      "{config.depth}-layer GELU/SiLU: PyTorch's default init collapses the signal (last/first signal std "
      "{signal_std_ratio_last_first_gelu_default:.1e} / {signal_std_ratio_last_first_silu_default:.1e}), LSUV "
      "keeps the output std level ({std_ratio_last_first_gelu_lsuv:.3g} / {std_ratio_last_first_silu_lsuv:.3g}), "
-     "`\"auto\"` ({auto_gain_gelu:.3g} / {auto_gain_silu:.3g}) gives {std_ratio_last_first_gelu_auto:.3g} / "
-     "{std_ratio_last_first_silu_auto:.3g}; test accuracy default / auto / LSUV (GELU) "
+     "`\"auto\"` (gain {auto_gain_gelu:.3g} / {auto_gain_silu:.3g}) is exact for unit-variance inputs, but q* = 1 "
+     "is an unstable fixed point for GELU/SiLU, so raw MNIST drifts to ×{std_ratio_last_first_gelu_auto:.3g} / "
+     "×{std_ratio_last_first_silu_auto:.3g} over the layers; test accuracy default / auto / LSUV (GELU) "
      "{test_accuracy_gelu_default:.2f} / {test_accuracy_gelu_auto:.2f} / {test_accuracy_gelu_lsuv:.2f}", ""),
 ]
 
