@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis.py"
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "diagnosis.py"
 
 
 def _bench():

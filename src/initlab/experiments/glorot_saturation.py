@@ -44,9 +44,11 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from ._common import Every, first_step, mnist
+from .callbacks import Every
+from .context import RunContext
+from .datasets import mnist
 from .registry import register
-from .runner import RunContext, new_figure
+from .series import first_step
 
 # variant: (activation, scheme, Table 1 test error %)
 VARIANTS = {
@@ -101,6 +103,13 @@ def _keys() -> dict[str, str]:
                                                  "error p at the median of the five: differences below ~2× it "
                                                  "are not resolved")
     return keys
+
+
+def _delta_histograms(deltas: list[np.ndarray], bins: int = 60) -> dict[str, np.ndarray]:
+    """Density histograms of each layer's δ on one symmetric range (99.5th percentile of |δ|)."""
+    lim = max(float(np.percentile(np.abs(d), 99.5)) for d in deltas) or 1.0
+    hists = [np.histogram(d, bins=bins, range=(-lim, lim), density=True) for d in deltas]
+    return {"counts": np.array([c for c, _ in hists]), "edges": np.array([e for _, e in hists])}
 
 
 def _deltas(model, x: torch.Tensor, y: torch.Tensor, n_layers: int) -> list[np.ndarray]:
@@ -199,7 +208,7 @@ def _ranks(errors: dict[str, float | None]) -> dict[str, int]:
           reference="Glorot & Bengio 2010, Figs. 2, 4, 6, 7 and Table 1",
           config=Config, quick={"width": 128, "steps": 600, "n_train": 2000, "pilot_steps": 200, "n_val": 500},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     if cfg.layers < 2:
         raise ValueError(f"layers must be at least 2, got {cfg.layers!r}")
     if cfg.lr is None and not cfg.lr_candidates:
@@ -207,16 +216,12 @@ def run(cfg: Config, ctx: RunContext) -> None:
     for lr in ([cfg.lr] if cfg.lr is not None else list(cfg.lr_candidates)):
         if not (isinstance(lr, float) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rates must be positive and finite, got {lr!r}")
-    data = mnist(ctx, n_train=cfg.n_train)
+    data = mnist(ctx.seed, n_train=cfg.n_train)
     split = _validation_split(data, cfg.n_val) if cfg.lr is None else None
     sizes = [data.n_features] + [cfg.width] * cfg.layers + [data.n_classes]
-    n = len(VARIANTS)
-    figs = {name: new_figure(n, 1, size=(3.6, 3.4 if name == "mean" else 3.2)) for name in ("mean", "hist", "grad")}
-    errors: dict[str, float | None] = {}
-    for k, (v, (act, scheme, _)) in enumerate(VARIANTS.items()):
-        errors[v] = _variant(cfg, ctx, data, split, sizes, k, v, act, scheme, {f: ax for f, (_, ax) in figs.items()})
+    errors = {v: _variant(cfg, ctx, data, split, sizes, v, act, scheme) for v, (act, scheme, _) in VARIANTS.items()}
     for v, r in _ranks(errors).items():
-        ref = dict(reference=n, tolerance=0, source=RANK_SOURCE) if v == "sigmoid_standard" else {}
+        ref = dict(reference=len(VARIANTS), tolerance=0, source=RANK_SOURCE) if v == "sigmoid_standard" else {}
         ctx.summary(f"test_error_rank_{v}", r, **ref)
     done = sorted(e for e in errors.values() if e is not None)
     if done:
@@ -224,13 +229,12 @@ def run(cfg: Config, ctx: RunContext) -> None:
         ctx.summary("test_error_standard_error_percent", 100 * math.sqrt(p * (1 - p) / len(data.y_test)))
     ctx.log("ranking by test error: " + " < ".join(f"{v} {'diverged' if errors[v] is None else f'{errors[v]:.2f}%'}"
                                                     for v in _ranks(errors)))
-    _finish_figures(cfg, ctx, figs)
 
 
-def _variant(cfg: Config, ctx: RunContext, data, split, sizes: list[int], k: int, v: str, act: str,
-             scheme: str, axes: dict) -> float | None:
-    """Pilot (unless ``lr`` is set), δ histograms at init, training with the probes, summary and plots;
-    returns the test error % (None if diverged)."""
+def _variant(cfg: Config, ctx: RunContext, data, split, sizes: list[int], v: str, act: str, scheme: str
+             ) -> float | None:
+    """Pilot (unless ``lr`` is set), δ histograms at init, training with the probes, summary entries
+    and the arrays the figures need; returns the test error % (None if diverged)."""
     from .. import models, train
     from ..probes import inspect
 
@@ -241,11 +245,10 @@ def _variant(cfg: Config, ctx: RunContext, data, split, sizes: list[int], k: int
     deltas = _deltas(model, data.x_train[:500], data.y_train[:500], cfg.layers)
     gstd = [float(d.std()) for d in deltas]
     ctx.summary(f"grad_std_ratio_first_top_{v}", gstd[0] / gstd[-1] if gstd[-1] > 0 else None)
+    ctx.arrays(f"{v}/delta_hist", _delta_histograms(deltas))
     for l, d in enumerate(deltas, start=1):
         ctx.metric(0, v, "init", f"delta_std_layer{l}", float(d.std()))
-    _plot_deltas(axes["grad"][0, k], deltas)
-    every = max(1, cfg.steps // 5)
-    progress = Every(every, lambda step: step and ctx.log(f"{v}: update {step}/{cfg.steps} (lr {lr:g})"))
+    progress = Every(max(1, cfg.steps // 5), lambda step: step and ctx.log(f"{v}: update {step}/{cfg.steps} (lr {lr:g})"))
     h = train.fit(model, data, loss="ce", lr=lr, batch_size=cfg.batch_size, steps=cfg.steps,
                   seed=ctx.seed_for("fit"), quiet=True, callbacks=[progress],
                   watch={"every": cfg.record_every, "hist_every": max(cfg.record_every, cfg.steps // 20)})
@@ -254,8 +257,7 @@ def _variant(cfg: Config, ctx: RunContext, data, split, sizes: list[int], k: int
     names = [str(s) for s in arrays["layers"]]
     steps = arrays["steps"]
     cols = [names.index(f"act{i}") for i in range(1, cfg.layers + 1)]
-    means, stds = arrays["mean"][:, cols], arrays["std"][:, cols]  # (S, layers)
-    top = means[:, -1]
+    top = arrays["mean"][:, cols[-1]]
     ctx.summary(f"top_mean_start_{v}", top[0])
     ctx.summary(f"top_mean_min_{v}", float(np.nanmin(top)))
     ctx.summary(f"top_mean_end_{v}", top[-1])
@@ -265,53 +267,10 @@ def _variant(cfg: Config, ctx: RunContext, data, split, sizes: list[int], k: int
     ctx.summary(f"test_error_percent_{v}", err)
     ins = inspect(model, data.x_test, data.y_test, "ce", bins=40)
     acts = [r for r in ins.layers if r.kind == "activation"][:cfg.layers]
+    ctx.arrays(f"{v}/end_hist", {"counts": np.array([r.hist_counts for r in acts], dtype=float),
+                                 "edges": np.array([r.hist_edges for r in acts], dtype=float)})
     ctx.summary(f"top_saturated_fraction_{v}", acts[-1].saturated_fraction)
     ctx.log(f"{v}: lr {lr:g}; top-layer mean {top[0]:.3f} → min {np.nanmin(top):.3f} → {top[-1]:.3f}; "
             f"saturated {acts[-1].saturated_fraction:.2f}; test error "
             f"{'diverged' if err is None else f'{err:.2f}%'}; δ std first/top at init {gstd[0] / gstd[-1]:.3g}")
-    title = f"{act}, {'standard' if scheme == 'uniform_fan_in' else 'normalized'} init"
-    _plot_means(axes["mean"][0, k], steps, means, stds, f"{title}, lr {lr:g}")
-    _plot_hists(axes["hist"][0, k], acts, f"{title} (end)")
-    axes["grad"][0, k].set_title(f"{title} (at init)", fontsize=10)
     return err
-
-
-def _plot_deltas(ax, deltas: list[np.ndarray]) -> None:
-    lim = max(float(np.percentile(np.abs(d), 99.5)) for d in deltas) or 1.0
-    for l, d in enumerate(deltas, start=1):
-        ax.hist(d, bins=60, range=(-lim, lim), histtype="step", density=True, label=f"layer {l}")
-    ax.set_yscale("log")
-    ax.set_xlabel("back-propagated gradient δ = ∂L/∂z")
-    ax.set_ylabel("density")
-
-
-def _plot_means(ax, steps, means, stds, title: str) -> None:
-    for i in range(means.shape[1]):
-        ax.plot(steps, means[:, i], color=f"C{i}", label=f"layer {i + 1}")
-        ax.fill_between(steps, means[:, i] - stds[:, i], means[:, i] + stds[:, i], color=f"C{i}", alpha=0.12)
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("update")
-    ax.set_ylabel("activation mean ± std")
-
-
-def _plot_hists(ax, acts, title: str) -> None:
-    for i, r in enumerate(acts):
-        e = np.asarray(r.hist_edges)
-        c = np.asarray(r.hist_counts, dtype=float)
-        ax.plot(0.5 * (e[1:] + e[:-1]), c / max(c.sum(), 1), color=f"C{i}", label=f"layer {i + 1}")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("activation value")
-    ax.set_ylabel("fraction of outputs")
-
-
-def _finish_figures(cfg: Config, ctx: RunContext, figs: dict) -> None:
-    fig_mean, fig_hist, fig_grad = figs["mean"][0], figs["hist"][0], figs["grad"][0]
-    for _, axs in figs.values():
-        axs[0, 0].legend(fontsize=7)
-    fig_mean.suptitle(f"Mean ± std of each hidden layer's activations during training (Glorot & Bengio Fig. 2); "
-                      f"{cfg.layers} × {cfg.width}, MNIST")
-    fig_hist.suptitle("Activation histograms per hidden layer at the end of training (Figs. 4, 6)")
-    fig_grad.suptitle("Back-propagated gradient histograms per hidden layer at init (Fig. 7)")
-    ctx.figure("activation-mean-std", fig_mean)
-    ctx.figure("activation-histograms", fig_hist)
-    ctx.figure("gradient-histograms", fig_grad)
