@@ -129,6 +129,12 @@ ROWS: list[tuple[str, str, str, str, str]] = [
     ("pretrained-init", "seed 003 (pretrained weights)", "starting from related weights trains faster",
      "{config.target_accuracy:.2f} accuracy at update {steps_to_target_pretrained} (pretrained) vs "
      "{steps_to_target_scratch} (He from scratch); frozen first layers: {steps_to_target_frozen}", ""),
+    ("edge-of-chaos", "Schoenholz et al. 2017 Fig. 5", "tanh, σ_b² = 0.05: a net trains iff depth ≲ 6 ξ_c",
+     "{cells} cells (σ_w² × depth), {config.steps} steps: \"trained\" (test accuracy > {config.threshold:g}) "
+     "equals \"depth < 6 ξ_c\" on {trainable_agreement:.1%} of them, against {agreement_depth_only:.0%} for the "
+     "best depth-only rule, {agreement_4xi:.0%} for 4 ξ_c, {agreement_8xi:.0%} for 8 ξ_c and "
+     "{agreement_near_boundary:.0%} on the {cells_near_boundary} cells within a factor 2 of 6 ξ_c; critical "
+     "σ_w² = {critical_sigma_w2:.4g}", ""),
     ("auto-init", "He 2015 / LSUV, generalized", "—",
      "{config.depth}-layer GELU/SiLU: PyTorch's default init collapses the signal (last/first signal std "
      "{signal_std_ratio_last_first_gelu_default:.1e} / {signal_std_ratio_last_first_silu_default:.1e}), LSUV "
