@@ -268,6 +268,11 @@ def confusion(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _losses(r: dict) -> str:
+    b, f = r.get("loss") or (None, None)
+    return "" if b is None or f is None else f" (loss {b:.3g} → {f:.3g}, ratio {f / b:.2f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_case(c, v, not a.no_fix, a.steps)
                 rows.append(r)
                 print(f"[{s} seed {v['seed']}] {c.name:28s} cause={r['cause']:22s} top={r['top']:22s} "
-                      f"{'ok' if r['ok'] else 'MISS'} fixed={r['fixed']} ({r['seconds']:.0f}s)", flush=True)
+                      f"{'ok' if r['ok'] else 'MISS'} fixed={r['fixed']}{_losses(r)} ({r['seconds']:.0f}s)", flush=True)
         print(f"\n## {s} ({len(rows)} models)\n")
         print(score(rows))
         print()

@@ -62,6 +62,9 @@ class ReportData:
     versions: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # paths relative to source_dir
     source_dir: Path | None = None
+    # transformer records of an Inspection (plain dicts, as Inspection.to_dict() gives them): "blocks"
+    # (residual stream per block call), "attention" (per call, per head), "logits", "notes"
+    transformer: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------- dispatch
@@ -307,8 +310,19 @@ def _from_inspection(insp: Any, title: str) -> ReportData:
         hists.append(LayerHist(c, e) if e.shape[1] == c.shape[1] + 1 else None)
     v = VariantData("model", names, np.array([0]), stats, np.array([0]), hists)
     f = _findings_of(insp)
-    return ReportData(kind="inspection", title=title, variants=[v],
-                      findings={"model": f} if f else {}, versions=formats.versions())
+    return ReportData(kind="inspection", title=title, variants=[v], findings={"model": f} if f else {},
+                      versions=formats.versions(), transformer=transformer_records(insp))
+
+
+def transformer_records(insp: Any) -> dict[str, Any]:
+    """The residual-stream, attention and logit records of an Inspection as plain dicts ({} when it has
+    none): read through its ``to_dict()``, so the report never imports the probes."""
+    to_dict = getattr(insp, "to_dict", None)
+    d = to_dict() if callable(to_dict) else {}
+    out = {k: d.get(k) for k in ("blocks", "attention", "logits", "notes")}
+    if not (out["blocks"] or out["attention"] or out["logits"]):
+        return {}
+    return {k: v for k, v in out.items() if v}
 
 
 def _np(x: Any) -> np.ndarray:
