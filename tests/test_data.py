@@ -87,6 +87,38 @@ def test_mnist1d_is_generated_not_downloaded(monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _mnist1d_reference(seed: int, num_samples: int):
+    """MNIST-1D made by the mnist1d package itself (initlab's seed s is its seed 42 + s), outside
+    initlab's cache; make_dataset reseeds the global RNGs, so they are put back."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    states = np.random.get_state(), random.getstate()
+    try:
+        args = get_dataset_args()
+        args.seed, args.num_samples = 42 + seed, num_samples
+        return make_dataset(args)
+    finally:
+        np.random.set_state(states[0])
+        random.setstate(states[1])
+
+
+def test_mnist1d_generations_agree_by_seed_and_differ_across_seeds():
+    # two independent generations — initlab's and the mnist1d package's own, no cache shared — with one
+    # seed give the same data; another seed gives other data; a cache miss leaves the global RNGs alone
+    before = _global_states()
+    d = il.data.load("mnist1d", seed=7, num_samples=600)  # a seed and size no other test loads: a cache miss
+    after = _global_states()
+    np.testing.assert_array_equal(before[0][0], after[0][0])
+    assert before[0][1] == after[0][1] and before[1] == after[1] and torch.equal(before[2], after[2])
+    ref = _mnist1d_reference(7, 600)
+    np.testing.assert_array_equal(d.x_train.numpy(), np.asarray(ref["x"], dtype=np.float32))
+    np.testing.assert_array_equal(d.y_train.numpy(), np.asarray(ref["y"]))
+    np.testing.assert_array_equal(d.x_test.numpy(), np.asarray(ref["x_test"], dtype=np.float32))
+    other = _mnist1d_reference(8, 600)
+    assert not np.array_equal(np.asarray(other["x"], dtype=np.float32), d.x_train.numpy())
+    assert not torch.equal(il.data.load("mnist1d", seed=8, num_samples=600).x_train, d.x_train)
+
+
 def test_unknown_name_and_option():
     with pytest.raises(ValueError, match="circles.*mnist1d"):
         il.data.load("cifar")

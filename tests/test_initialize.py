@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from scipy import integrate
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import initlab as il
 from initlab.initialize import schemes
@@ -438,10 +439,30 @@ def test_transposed_and_1d_3d_convs(scheme):
     assert model(torch.randn(1, 2, 6)).shape[1] == 2
 
 
+class _CopiesIntoMeta(TorchDispatchMode):
+    """Records what is copied into a meta tensor (a meta tensor holds no numbers to read back)."""
+
+    def __init__(self):
+        super().__init__()
+        self.copied = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten.copy_.default and args[0].device.type == "meta":
+            self.copied.append((args[0], args[1].detach().clone()))
+        return func(*args, **(kwargs or {}))
+
+
 def test_generator_on_another_device_than_the_weight():
-    # a CPU generator for a weight elsewhere: drawn on the CPU and copied (same numbers as on the CPU)
+    # a CPU generator for a weight elsewhere: drawn on the CPU and copied (same numbers as on the CPU).
+    # The weight is on the meta device; the numbers copied into it are the CPU draw of the same generator.
     w = torch.empty(6, 4, device="meta")
-    assert il.init.he_normal_(w, generator=gen()) is w
+    with _CopiesIntoMeta() as mode:
+        assert il.init.he_normal_(w, generator=gen()) is w
+    (dest, values), = mode.copied
+    assert dest is w and values.device.type == "cpu"
+    want = il.init.he_normal_(torch.empty(6, 4), generator=gen())
+    assert torch.equal(values, want)
+    assert abs(float(want.std()) - math.sqrt(2 / 4)) < 0.5 * math.sqrt(2 / 4)  # He: std √(2 / fan_in)
     if torch.cuda.is_available():  # where a second device exists, check the numbers themselves
         w = il.init.he_normal_(torch.empty(6, 4, device="cuda"), generator=gen())
         assert torch.equal(w.cpu(), il.init.he_normal_(torch.empty(6, 4), generator=gen()))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 __all__ = ["FORMAT_VERSION", "SUPPORTED_FORMATS", "CONFIG", "SUMMARY", "METRICS", "HISTORY", "FINDINGS",
-           "REPORT", "FIGURES", "INDEX_MD", "INDEX_HTML", "RUN_FILES", "STATS", "REPORT_STATS", "LABELS",
+           "ARRAYS", "REPORT", "FIGURES", "INDEX_MD", "INDEX_HTML", "RUN_FILES", "STATS", "REPORT_STATS", "LABELS",
            "FRACTIONS", "agrees", "round_number", "fmt", "versions", "atomic_path", "write_bytes",
            "write_text", "write_json", "write_npz", "register_html", "to_html", "repr_html"]
 
@@ -47,6 +47,7 @@ SUMMARY = "summary.json"
 METRICS = "metrics.csv"
 HISTORY = "history.npz"
 FINDINGS = "findings.json"
+ARRAYS = "arrays.npz"  # an experiment's own arrays that its figures need (optional)
 REPORT = "report.html"
 FIGURES = "figures"
 INDEX_MD = "index.md"
@@ -152,6 +153,15 @@ def versions() -> dict[str, str]:
 
 
 # --- atomic writes ------------------------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # the process's file-creation mask (read once: os.umask can only be read by setting it)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a unique temporary path beside ``path``; on success it replaces ``path`` (``os.replace``),
@@ -162,6 +172,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would make the file private to its writer
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 
 import pytest
 
@@ -73,3 +76,61 @@ def test_python_overrides_are_typed(tmp_path):
         il.experiments.run("zigzag", out=tmp_path / "z", steps=1.5)
     r = il.experiments.run("zigzag", out=tmp_path / "z", quiet=True, steps="100", lr=1)
     assert r.config["steps"] == 100 and r.config["lr"] == 1.0
+
+
+def test_python_api_writes_report_html(tmp_path):
+    # README: il.experiments.run writes report.html (through the renderer `import initlab` registers)
+    r = il.experiments.run("zigzag", quick=True, out=tmp_path / "z", quiet=True, steps=300)
+    assert r.report == r.out / "report.html" and r.report.is_file()
+    page = r.report.read_text()
+    assert "zigzag" in page and all(f"figures/{p.name}" in page for p in r.figures)
+    assert [p.name for p in r.figures] == ["zigzag-paths.png"] and r.figures[0].is_file()
+    r = il.experiments.run("zigzag", quick=True, out=tmp_path / "y", quiet=True, steps=300, report=False)
+    assert r.report is None and not (r.out / "report.html").exists()
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    # atomic writes go through private temporary files (0600): the finished files must not stay private
+    old = os.umask(0o022)
+    try:
+        r = il.experiments.run("zigzag", quick=True, out=tmp_path / "z", quiet=True, steps=200)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(r.out.stat().st_mode) == 0o755
+    for f in ("config.json", "summary.json", "metrics.csv", "arrays.npz", "figures/zigzag-paths.png"):
+        assert stat.S_IMODE((r.out / f).stat().st_mode) == 0o644, f
+
+
+def test_another_runs_temporary_directory_is_left_alone(tmp_path):
+    # temporary names are unique: a directory named as this process's old fixed name (.NAME.tmp-PID) —
+    # another run's work in progress — is neither used nor removed, and the run leaves nothing behind
+    foreign = tmp_path / f".z.tmp-{os.getpid()}"
+    foreign.mkdir()
+    (foreign / "config.json").write_text("{}")
+    il.experiments.run("zigzag", quick=True, out=tmp_path / "z", quiet=True, steps=200)
+    assert (foreign / "config.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [foreign.name, "z"]
+
+
+def test_concurrent_runs_into_one_folder(tmp_path):
+    # two runs of one name into one folder at once (sweeps will do it): each builds its own temporary
+    # directory; both finish, the survivor is complete, no temporary is left
+    errors = []
+
+    def go(seed: int) -> None:
+        try:
+            il.experiments.run("zigzag", quick=True, seed=seed, out=tmp_path / "z", quiet=True, steps=200,
+                               overwrite=True, report=False)
+        except Exception as exc:  # noqa: BLE001 — collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z"]
+    cfg = json.loads((tmp_path / "z" / "config.json").read_text())
+    summary = json.loads((tmp_path / "z" / "summary.json").read_text())
+    assert cfg["seed"] in (1, 2) and summary and (tmp_path / "z" / "figures" / "zigzag-paths.png").is_file()

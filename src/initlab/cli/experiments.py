@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from initlab.formats import INDEX_MD
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list the experiments: name, what it shows, the reference it reproduces")
@@ -70,26 +72,19 @@ def run_experiment(args: argparse.Namespace) -> int:
     if args.name == "all":
         if overrides:
             raise ValueError("--set applies to one experiment; run them one by one to change settings")
-        try:
+        try:  # write_index (re)writes every run's report.html beside index.html: the runs need not
             results = experiments.run_all(quick=args.quick, seed=args.seed, out=args.out or "runs",
-                                          overwrite=args.overwrite, quiet=args.quiet,
+                                          overwrite=args.overwrite, quiet=args.quiet, report=False,
                                           index_writers=_report_index_writers())
         except RuntimeError as exc:
             print(f"initlab: error: {exc}", file=sys.stderr)
             return 1
         if not args.quiet:
             total = sum(r.seconds for r in results)
-            print(f"{len(results)} experiments in {total:.1f} s; index: {Path(args.out or 'runs') / 'index.md'}")
+            print(f"{len(results)} experiments in {total:.1f} s; index: {Path(args.out or 'runs') / INDEX_MD}")
         return 0
     result = experiments.run(args.name, quick=args.quick, seed=args.seed, out=args.out,
                              overwrite=args.overwrite, quiet=args.quiet, **overrides)
-    from initlab.report import write_run_report
-
-    try:
-        page = write_run_report(result.out)
-    except Exception as exc:  # noqa: BLE001 — the run directory itself is complete
-        print(f"initlab: warning: report.html not written: {exc}", file=sys.stderr)
-    else:
-        if not args.quiet:
-            print(f"report: {page}")
+    if result.report is not None and not args.quiet:
+        print(f"report: {result.report}")
     return 0

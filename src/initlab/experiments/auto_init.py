@@ -23,13 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import StepLoss, mnist, torch_seed
+from .callbacks import StepLoss
+from .context import RunContext, torch_seed
+from .datasets import mnist
+from .figures.auto_init import ACTIVATIONS, INITS
 from .registry import register
-from .runner import RunContext, new_figure
-
-INITS = {"default": "PyTorch default U(±1/√n)", "auto": "initlab 'auto' (quadrature gain)",
-         "lsuv": "LSUV (Mishkin & Matas 2016)"}
-ACTIVATIONS = ("gelu", "silu")
 
 
 @dataclass
@@ -82,83 +80,83 @@ def _signal_std(model, x, hidden: list[str]) -> np.ndarray:
           reference="He et al. 2015 / Mishkin & Matas 2016 (LSUV) generalized; seed 003 (init by activation)",
           config=Config, quick={"width": 64, "steps": 120, "n_train": 2000, "lsuv_batch": 128},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
-    from .. import activations, models, theory, train
-    from ..initialize import initialize
-    from ..probes import inspect
+def measure(cfg: Config, ctx: RunContext) -> None:
+    from .. import activations
 
     if cfg.depth < 2:
         raise ValueError(f"depth must be at least 2, got {cfg.depth!r}")
-    data = mnist(ctx, n_train=cfg.n_train)
-    x, y = data.x_train[:cfg.lsuv_batch], data.y_train[:cfg.lsuv_batch]
-    q0 = float((x.double() ** 2).mean())
-    sizes = [data.n_features] + [cfg.width] * cfg.depth + [data.n_classes]
-    hidden = [f"act{l}" for l in range(1, cfg.depth + 1)]
-    layers = np.arange(1, cfg.depth + 1)
-    fig, axes = new_figure(2, 2, size=(5.2, 3.8))
-    for r, act in enumerate(ACTIVATIONS):
+    data = mnist(ctx.seed, n_train=cfg.n_train)
+    for act in ACTIVATIONS:
         ctx.summary(f"auto_gain_{act}", activations.get(act).gain("forward"))
-        for k, (init, label) in enumerate(INITS.items()):
-            v = f"{act}_{init}"
-            gen = ctx.generator("init", act, init)
-            if init == "default":
-                with torch_seed(ctx.seed_for("torch-default", act)):
-                    model = models.mlp(sizes, act, init=None)
-            elif init == "auto":
-                model = models.mlp(sizes, act, init="auto", generator=gen)
-            else:
-                model = models.mlp(sizes, act, init=None)
-                initialize(model, "lsuv", data=x, generator=gen)
-            ins = inspect(model, x, y, "ce")
-            std = np.array([ins[h].std for h in hidden], dtype=float)
-            sig = _signal_std(model, x, hidden)  # input-dependent part of each layer's output
-            ctx.summary(f"signal_std_ratio_last_first_{v}", sig[-1] / sig[0] if sig[0] > 0 else None)
-            ctx.summary(f"signal_fraction_last_{v}", sig[-1] / std[-1])
-            pred = theory.predict(model, q0=q0)
-            at = {p.activation_module: p.post_std for p in pred.layers if p.activation_module}
-            at.update({p.name: p.pre_std for p in pred.layers})
-            pstd = np.array([at.get(h, np.nan) for h in hidden], dtype=float)
-            rel = float(np.nanmax(np.abs(pstd - std) / std)) if np.all(std > 0) else None
-            ctx.summary(f"std_first_{v}", std[0])
-            ctx.summary(f"std_last_{v}", std[-1])
-            ctx.summary(f"std_ratio_last_first_{v}", std[-1] / std[0] if std[0] > 0 else None)
-            ctx.summary(f"theory_max_rel_error_{v}", rel)
-            for l, s, p in zip(layers, std, pstd):
-                ctx.metric(int(l), v, "init", "std", s)
-                ctx.metric(int(l), v, "theory", "std", p)
-            ctx.findings(f"{v}_init", ins.findings())
+        for init in INITS:
+            model = _model(cfg, ctx, act, init, data)
+            predicted = _at_init(cfg, ctx, f"{act}_{init}", model, data)
+            _train(cfg, ctx, f"{act}_{init}", model, data, predicted)
 
-            cb = StepLoss()
-            h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
-                          steps=cfg.steps, seed=ctx.seed_for("fit"), quiet=True, callbacks=[cb],
-                          watch={"every": 5, "hist_every": 50})
-            ctx.metrics_from(h, v)
-            arrays = h.arrays()
-            if arrays:
-                names = [str(n) for n in arrays["layers"]]
-                ctx.history(v, {"predicted_std": np.array([at.get(n, np.nan) for n in names], dtype=float)})
-            end = float(np.mean(cb.losses[-20:])) if cb.losses and not h.diverged else None
-            acc = None if h.diverged else h.final("accuracy", "test")
-            ctx.summary(f"loss_at_end_{v}", end)
-            ctx.summary(f"test_accuracy_{v}", acc)
-            ctx.log(f"{act}, {label}: std layer 1 {std[0]:.3g} → layer {cfg.depth} {std[-1]:.3g} "
-                    f"(theory {pstd[-1]:.3g}); loss {end if end is not None else float('nan'):.3f}, "
-                    f"test accuracy {acc if acc is not None else float('nan'):.3f}")
-            ax = axes[r, 0]
-            ax.semilogy(layers, std, "o", ms=4, color=f"C{k}", label=f"{label}, measured")
-            ax.semilogy(layers, pstd, "--", color=f"C{k}", lw=1, label="theory.predict" if k == 0 else None)
-            s, sm = cb.smoothed(20)
-            axes[r, 1].plot(s, sm, color=f"C{k}", label=label)
-        ax = axes[r, 0]
-        ax.set_xlabel("hidden layer l")
-        ax.set_ylabel("std of the layer's output at init")
-        ax.set_title(f"{act.upper()}: per-layer std at init (dashed: mean-field prediction)", fontsize=10)
-        ax.legend(fontsize=7)
-        ax = axes[r, 1]
-        ax.axhline(np.log(10), color="0.5", ls=":", lw=1)
-        ax.set_xlabel("SGD update")
-        ax.set_ylabel("training loss (running mean of 20)")
-        ax.set_title(f"{act.upper()}: training", fontsize=10)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{cfg.depth} hidden layers × {cfg.width}, MNIST: PyTorch default vs 'auto' vs 'lsuv'")
-    ctx.figure("auto-init", fig)
+
+def _model(cfg: Config, ctx: RunContext, act: str, init: str, data) -> torch.nn.Module:
+    """The MLP of ``act`` initialized by PyTorch's default, initlab's "auto" or LSUV."""
+    from .. import models
+    from ..initialize import initialize
+
+    sizes = [data.n_features] + [cfg.width] * cfg.depth + [data.n_classes]
+    gen = ctx.generator("init", act, init)
+    if init == "default":
+        with torch_seed(ctx.seed_for("torch-default", act)):
+            return models.mlp(sizes, act, init=None)
+    if init == "auto":
+        return models.mlp(sizes, act, init="auto", generator=gen)
+    model = models.mlp(sizes, act, init=None)
+    initialize(model, "lsuv", data=data.x_train[:cfg.lsuv_batch], generator=gen)
+    return model
+
+
+def _at_init(cfg: Config, ctx: RunContext, v: str, model: torch.nn.Module, data) -> dict[str, float]:
+    """Per-layer std and signal std at init, beside theory's prediction (returned: std by layer name)."""
+    from .. import theory
+    from ..probes import inspect
+
+    x, y = data.x_train[:cfg.lsuv_batch], data.y_train[:cfg.lsuv_batch]
+    hidden = [f"act{l}" for l in range(1, cfg.depth + 1)]
+    ins = inspect(model, x, y, "ce")
+    std = np.array([ins[h].std for h in hidden], dtype=float)
+    sig = _signal_std(model, x, hidden)  # input-dependent part of each layer's output
+    ctx.summary(f"signal_std_ratio_last_first_{v}", sig[-1] / sig[0] if sig[0] > 0 else None)
+    ctx.summary(f"signal_fraction_last_{v}", sig[-1] / std[-1])
+    pred = theory.predict(model, q0=float((x.double() ** 2).mean()))
+    at = {p.activation_module: p.post_std for p in pred.layers if p.activation_module}
+    at.update({p.name: p.pre_std for p in pred.layers})
+    pstd = np.array([at.get(h, np.nan) for h in hidden], dtype=float)
+    ctx.summary(f"std_first_{v}", std[0])
+    ctx.summary(f"std_last_{v}", std[-1])
+    ctx.summary(f"std_ratio_last_first_{v}", std[-1] / std[0] if std[0] > 0 else None)
+    ctx.summary(f"theory_max_rel_error_{v}", float(np.nanmax(np.abs(pstd - std) / std)) if np.all(std > 0) else None)
+    for l, s, p in zip(range(1, cfg.depth + 1), std, pstd):
+        ctx.metric(l, v, "init", "std", s)
+        ctx.metric(l, v, "theory", "std", p)
+    ctx.findings(f"{v}_init", ins.findings())
+    ctx.log(f"{v}: std layer 1 {std[0]:.3g} → layer {cfg.depth} {std[-1]:.3g} (theory {pstd[-1]:.3g})")
+    return at
+
+
+def _train(cfg: Config, ctx: RunContext, v: str, model: torch.nn.Module, data, predicted: dict[str, float]) -> None:
+    """SGD + momentum; every batch loss (arrays.npz), theory's std beside the watched history, and the
+    end of training (summary)."""
+    from .. import train
+
+    cb = StepLoss()
+    h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
+                  steps=cfg.steps, seed=ctx.seed_for("fit"), quiet=True, callbacks=[cb],
+                  watch={"every": 5, "hist_every": 50})
+    ctx.metrics_from(h, v)
+    ctx.arrays(f"{v}/batch_loss", cb.arrays())
+    arrays = h.arrays()
+    if arrays:
+        names = [str(n) for n in arrays["layers"]]
+        ctx.history(v, {"predicted_std": np.array([predicted.get(n, np.nan) for n in names], dtype=float)})
+    end = cb.mean_of_last(20) if not h.diverged else None
+    acc = None if h.diverged else h.final("accuracy", "test")
+    ctx.summary(f"loss_at_end_{v}", end)
+    ctx.summary(f"test_accuracy_{v}", acc)
+    ctx.log(f"{v}: loss {end if end is not None else float('nan'):.3f}, "
+            f"test accuracy {acc if acc is not None else float('nan'):.3f}")

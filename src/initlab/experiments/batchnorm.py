@@ -29,15 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import Every, first_step, mnist
+from .callbacks import Every
+from .context import RunContext
+from .datasets import mnist
+from .figures.batchnorm import LABELS, PERCENTILES
 from .registry import register
-from .runner import RunContext, new_figure
+from .series import first_step
 
 SOURCE = "Ioffe & Szegedy, Batch Normalization, ICML 2015, Fig. 1 (MNIST, 3 × 100 sigmoid units)"
-VARIANTS = {"plain": (None, "before_activation", "without BN"),
-            "bn_before": ("batch", "before_activation", "BN before the sigmoid"),
-            "bn_after": ("batch", "after_activation", "BN after the sigmoid")}
-PERCENTILES = (15, 50, 85)
+VARIANTS = {"plain": (None, "before_activation"), "bn_before": ("batch", "before_activation"),
+            "bn_after": ("batch", "after_activation")}
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Config:
 
 def _keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for v, (_, _, label) in VARIANTS.items():
+    for v, label in LABELS.items():
         keys[f"test_accuracy_{v}"] = f"test accuracy at the end ({label})"
         keys[f"early_test_accuracy_{v}"] = f"test accuracy after steps // 10 updates ({label})"
         keys[f"steps_to_target_{v}"] = f"first probed update with test accuracy ≥ target ({label}); null if never"
@@ -117,77 +118,62 @@ def _cnn_check(ctx: RunContext, cfg: Config, x: torch.Tensor) -> None:
           reference="Ioffe & Szegedy 2015, Fig. 1 (MNIST); seed 004 (BN's γ, β, per channel, before the activation)",
           config=Config, quick={"steps": 800, "probe_every": 40, "cnn_channels": 8},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
-    from .. import models, train
-
+def measure(cfg: Config, ctx: RunContext) -> None:
     if not cfg.hidden:
         raise ValueError(f"hidden must list at least one layer width, got {cfg.hidden!r}")
     if not 0 <= cfg.unit < cfg.hidden[-1]:
         raise ValueError(f"unit must be in [0, {cfg.hidden[-1]}), got {cfg.unit!r}")
-    data = mnist(ctx)
-    last = len(cfg.hidden)
-    sizes = [data.n_features, *cfg.hidden, data.n_classes]
-    fig, axes = new_figure(2, 2, size=(5.2, 3.6))
-    ax_acc = axes[0, 0]
-    panels = {"plain": axes[0, 1], "bn_before": axes[1, 0], "bn_after": axes[1, 1]}
-    early_step = max(1, cfg.steps // 10)
-    for k, (v, (norm, position, label)) in enumerate(VARIANTS.items()):
-        model = models.mlp(sizes, "sigmoid", init="normal", std=cfg.init_std, norm=norm, norm_position=position,
-                           generator=ctx.generator("init"))
-        if v == "bn_before":
-            ctx.summary("mlp_bn_parameters_per_layer", sum(p.numel() for p in model.bn1.parameters()))
-        target = _sigmoid_input_module(model, norm, position, last)
-        tname = next(n for n, m in model.named_children() if m is target)
-        steps, accs, pct = [], [], []
-
-        def probe(step: int) -> None:
-            acc = train.evaluate(model, data.x_test, data.y_test, "ce")["accuracy"]
-            z = _sigmoid_inputs(model, tname, data.x_test).numpy()  # (images, units)
-            p = np.percentile(z, PERCENTILES, axis=0)  # (3, units)
-            steps.append(step)
-            accs.append(acc)
-            pct.append(p)
-            ctx.metric(step, v, "test", "accuracy_probe", acc)
-            for q, row in zip(PERCENTILES, p):
-                ctx.metric(step, v, "test", f"sigmoid_input_p{q}", row[cfg.unit])
-
-        h = train.fit(model, data, loss="ce", lr=cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps,
-                      seed=ctx.seed_for("fit"), quiet=True, callbacks=[Every(cfg.probe_every, probe)],
-                      watch={"every": 10, "hist_every": 200})
-        if h.diverged:
-            raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
-        ctx.metrics_from(h, v)
-        if steps[-1] != h.steps:
-            probe(h.steps)
-        s, a, P = np.asarray(steps), np.asarray(accs), np.stack(pct)  # P: (probes, 3, units)
-        early = a[np.flatnonzero(s >= early_step)[0]] if (s >= early_step).any() else a[-1]
-        drift_all = float(np.mean(np.abs(P[-1] - P[0])))
-        drift_unit = float(np.mean(np.abs(P[-1, :, cfg.unit] - P[0, :, cfg.unit])))
-        ctx.summary(f"test_accuracy_{v}", a[-1])
-        ctx.summary(f"early_test_accuracy_{v}", early)
-        ctx.summary(f"steps_to_target_{v}", first_step(s, a, cfg.target))
-        ctx.summary(f"percentile_drift_{v}", drift_all)
-        ctx.summary(f"percentile_drift_unit_{v}", drift_unit)
-        ctx.log(f"{label}: test accuracy {early:.3f} at step {early_step}, {a[-1]:.3f} at the end; "
-                f"percentile drift {drift_all:.3f} (unit {cfg.unit}: {drift_unit:.3f})")
-        ax_acc.plot(s, a, color=f"C{k}", label=label)
-        ax = panels[v]
-        for j, q in enumerate(PERCENTILES):
-            ax.plot(s, P[:, j, cfg.unit], color=f"C{k}", lw=1.2 if q == 50 else 0.8,
-                    ls="-" if q == 50 else "--", label=f"{q}th percentile")
-        ax.set_xlabel("SGD update")
-        ax.set_ylabel(f"input of sigmoid {cfg.unit}, layer {last}")
-        ax.set_title(f"{label}: 15/50/85th percentiles (Fig. 1{'bc'[k] if k < 2 else ''})", fontsize=10)
-        ax.legend(fontsize=7)
-    ax_acc.set_xlabel("SGD update")
-    ax_acc.set_ylabel("test accuracy")
-    ax_acc.set_title("Test accuracy (Fig. 1a)", fontsize=10)
-    ax_acc.legend(fontsize=8)
-    ylo = min(a.get_ylim()[0] for a in panels.values())
-    yhi = max(a.get_ylim()[1] for a in panels.values())
-    for a in panels.values():
-        a.set_ylim(ylo, yhi)
-    fig.suptitle(f"MNIST, {'-'.join(map(str, cfg.hidden))} sigmoid MLP, W ~ N(0, {cfg.init_std}²), "
-                 f"batch {cfg.batch_size}, SGD lr {cfg.lr} ({SOURCE.split(',')[0]} et al.)")
-    ctx.figure("batchnorm", fig)
+    data = mnist(ctx.seed)
+    for v in VARIANTS:
+        _variant(cfg, ctx, v, data)
     _cnn_check(ctx, cfg, data.x_train)
+
+
+def _variant(cfg: Config, ctx: RunContext, v: str, data) -> None:
+    """Train one placement of BN; probe test accuracy and the last sigmoids' input percentiles."""
+    from .. import models, train
+
+    norm, position = VARIANTS[v]
+    last = len(cfg.hidden)
+    model = models.mlp([data.n_features, *cfg.hidden, data.n_classes], "sigmoid", init="normal", std=cfg.init_std,
+                       norm=norm, norm_position=position, generator=ctx.generator("init"))
+    if v == "bn_before":
+        ctx.summary("mlp_bn_parameters_per_layer", sum(p.numel() for p in model.bn1.parameters()))
+    target = _sigmoid_input_module(model, norm, position, last)
+    tname = next(n for n, m in model.named_children() if m is target)
+    steps, accs, pct = [], [], []
+
+    def probe(step: int) -> None:
+        acc = train.evaluate(model, data.x_test, data.y_test, "ce")["accuracy"]
+        p = np.percentile(_sigmoid_inputs(model, tname, data.x_test).numpy(), PERCENTILES, axis=0)  # (3, units)
+        steps.append(step)
+        accs.append(acc)
+        pct.append(p)
+        ctx.metric(step, v, "test", "accuracy_probe", acc)
+        for q, row in zip(PERCENTILES, p):
+            ctx.metric(step, v, "test", f"sigmoid_input_p{q}", row[cfg.unit])
+
+    h = train.fit(model, data, loss="ce", lr=cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps,
+                  seed=ctx.seed_for("fit"), quiet=True, callbacks=[Every(cfg.probe_every, probe)],
+                  watch={"every": 10, "hist_every": 200})
+    if h.diverged:
+        raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
+    ctx.metrics_from(h, v)
+    if steps[-1] != h.steps:
+        probe(h.steps)
+    _summarize(cfg, ctx, v, np.asarray(steps), np.asarray(accs), np.stack(pct))
+
+
+def _summarize(cfg: Config, ctx: RunContext, v: str, s: np.ndarray, a: np.ndarray, P: np.ndarray) -> None:
+    """Accuracy early and at the end, steps to the target, drift of the percentiles (P: probes × 3 × units)."""
+    early_step = max(1, cfg.steps // 10)
+    early = a[np.flatnonzero(s >= early_step)[0]] if (s >= early_step).any() else a[-1]
+    drift_all = float(np.mean(np.abs(P[-1] - P[0])))
+    drift_unit = float(np.mean(np.abs(P[-1, :, cfg.unit] - P[0, :, cfg.unit])))
+    ctx.summary(f"test_accuracy_{v}", a[-1])
+    ctx.summary(f"early_test_accuracy_{v}", early)
+    ctx.summary(f"steps_to_target_{v}", first_step(s, a, cfg.target))
+    ctx.summary(f"percentile_drift_{v}", drift_all)
+    ctx.summary(f"percentile_drift_unit_{v}", drift_unit)
+    ctx.log(f"{LABELS[v]}: test accuracy {early:.3f} at step {early_step}, {a[-1]:.3f} at the end; "
+            f"percentile drift {drift_all:.3f} (unit {cfg.unit}: {drift_unit:.3f})")

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .context import RunContext
+from .figures.chain_product import SHOWN_CHAINS
 from .registry import register
-from .runner import RunContext, new_figure
 
 SOURCE = "seed 002 (after Nielsen, Neural Networks and Deep Learning, ch. 5): w = 100, z = 0 → ×25 per layer"
 
@@ -63,51 +64,15 @@ def _autograd(w: np.ndarray, b: np.ndarray, a0: float) -> np.ndarray:
               "autograd_max_relative_error": "max relative difference, autograd (float64) vs the closed-form "
                                              "product, over every chain and layer",
           })
-def run(cfg: Config, ctx: RunContext) -> None:
-    from ..theory import chain as th
-
+def measure(cfg: Config, ctx: RunContext) -> None:
     if cfg.depth < 2:
         raise ValueError(f"depth must be at least 2, got {cfg.depth!r}")
+    ex_closed, worst_ex = _exploding(cfg, ctx)
+    factors, van_closed, worst_van = _vanishing(cfg, ctx)
     L = cfg.depth
-    layers = np.arange(1, L + 1)
-    worst = 0.0
-
-    def check(c: "th.Chain") -> tuple[np.ndarray, np.ndarray]:
-        nonlocal worst
-        g_closed = c.gradients(dC_daL=1.0)
-        a_L = float(g_closed.a[-1])
-        closed = c.gradients(dC_daL=a_L)  # C = ½ a_L², y = 0
-        auto = _autograd(np.asarray(c.weights), np.asarray(c.biases), c.a0)
-        with np.errstate(divide="ignore"):
-            log_auto = np.log(np.abs(auto))
-        ok = np.isfinite(closed.log_abs_grad)
-        if ok.any():
-            worst = max(worst, float(np.max(np.abs(np.expm1(log_auto[ok] - closed.log_abs_grad[ok])))))
-        return closed.log10_abs_grad, log_auto / math.log(10)
-
-    # exploding: w = 100, b = −100·a_{j−1}
-    ex = th.exploding_chain(L, w=cfg.w_explode, generator=ctx.seed_for("explode"))
-    ex_closed, ex_auto = check(ex)
     growth = 10 ** (float(ex_closed[0] - ex_closed[-1]) / (L - 1))
-    for l, v, va in zip(layers, ex_closed, ex_auto):
-        ctx.metric(int(l), "exploding", "closed_form", "log10_abs_grad_b", v)
-        ctx.metric(int(l), "exploding", "autograd", "log10_abs_grad_b", va)
-
-    # vanishing: w, b ~ N(0, 1)
-    rng = np.random.default_rng(ctx.seed_for("vanish"))
-    van_closed, van_auto, factors = [], [], []
-    for _ in range(cfg.chains):
-        c = th.vanishing_chain(L, generator=rng)
-        cl, au = check(c)
-        van_closed.append(cl)
-        van_auto.append(au)
-        factors.append(np.exp(c.gradients().log_abs_factor[1:]))  # |w_j σ'(z_j)|, j = 2..L
-    van_closed, van_auto, factors = np.array(van_closed), np.array(van_auto), np.array(factors)
-    med = np.median(van_closed, axis=0)
-    for l, v in zip(layers, med):
-        ctx.metric(int(l), "vanishing", "closed_form", "median_log10_abs_grad_b", v)
     ratio = np.median(van_closed[:, 0] - van_closed[:, -1])
-
+    worst = max(worst_ex, worst_van)
     ctx.summary("exploding_growth_per_layer", growth, reference=cfg.w_explode / 4, tolerance=1e-6, source=SOURCE)
     ctx.summary("exploding_log10_ratio_first_last", float(ex_closed[0] - ex_closed[-1]),
                 reference=(L - 1) * math.log10(cfg.w_explode / 4), tolerance=1e-6, source=SOURCE)
@@ -118,21 +83,46 @@ def run(cfg: Config, ctx: RunContext) -> None:
     ctx.log(f"exploding ×{growth:.6g} per layer; vanishing median factor {np.median(factors):.3g}, "
             f"median log10 |dC/db1|/|dC/db_L| = {ratio:.2f}; autograd vs closed form {worst:.1e}")
 
-    fig, axes = new_figure(2, 1, size=(5.2, 4.0))
-    ax = axes[0, 0]
-    ax.plot(layers, ex_closed, "-", color="C3", label="closed-form product")
-    ax.plot(layers, ex_auto, "o", mfc="none", color="k", label="autograd (float64)")
-    ax.set_title(f"Exploding: w = {cfg.w_explode:g}, b = −{cfg.w_explode:g}·a (z = 0)\n"
-                 f"×{growth:.4g} per layer toward the input", fontsize=10)
-    ax2 = axes[0, 1]
-    for i in range(min(20, cfg.chains)):
-        ax2.plot(layers, van_closed[i], "-", color="0.75", lw=0.7, label="closed form, one chain" if i == 0 else None)
-        ax2.plot(layers, van_auto[i], ".", color="0.4", ms=3, label="autograd, one chain" if i == 0 else None)
-    ax2.plot(layers, med, "-", color="C0", lw=2.5, label=f"median of {cfg.chains} chains")
-    ax2.set_title("Vanishing: w, b ~ N(0, 1)\n|w σ'(z)| mostly < 1/4", fontsize=10)
-    for a in (ax, ax2):
-        a.set_xlabel("layer l (1 = nearest the input)")
-        a.set_ylabel("log₁₀ |∂C/∂b_l|")
-        a.legend(fontsize=8)
-    fig.suptitle(f"One neuron per layer, {L} sigmoid layers, C = ½ a_L²: gradient of each bias")
-    ctx.figure("chain-gradients", fig)
+
+def _compare(c) -> tuple[np.ndarray, np.ndarray, float]:
+    """(log₁₀ |∂C/∂b_l| closed form, the same by autograd, max relative difference) of one chain."""
+    g_closed = c.gradients(dC_daL=1.0)
+    closed = c.gradients(dC_daL=float(g_closed.a[-1]))  # C = ½ a_L², y = 0
+    auto = _autograd(np.asarray(c.weights), np.asarray(c.biases), c.a0)
+    with np.errstate(divide="ignore"):
+        log_auto = np.log(np.abs(auto))
+    ok = np.isfinite(closed.log_abs_grad)
+    worst = float(np.max(np.abs(np.expm1(log_auto[ok] - closed.log_abs_grad[ok])))) if ok.any() else 0.0
+    return closed.log10_abs_grad, log_auto / math.log(10), worst
+
+
+def _exploding(cfg: Config, ctx: RunContext) -> tuple[np.ndarray, float]:
+    """The chain w = 100, b = −100·a_{j−1} (every z = 0)."""
+    from ..theory import chain as th
+
+    ex = th.exploding_chain(cfg.depth, w=cfg.w_explode, generator=ctx.seed_for("explode"))
+    closed, auto, worst = _compare(ex)
+    for l, v, va in zip(range(1, cfg.depth + 1), closed, auto):
+        ctx.metric(l, "exploding", "closed_form", "log10_abs_grad_b", v)
+        ctx.metric(l, "exploding", "autograd", "log10_abs_grad_b", va)
+    return closed, worst
+
+
+def _vanishing(cfg: Config, ctx: RunContext) -> tuple[np.ndarray, np.ndarray, float]:
+    """``chains`` random chains w, b ~ N(0, 1): (factors |w σ'(z)|, log₁₀ gradients (chains, L), worst error)."""
+    from ..theory import chain as th
+
+    rng = np.random.default_rng(ctx.seed_for("vanish"))
+    closed, auto, factors, worst = [], [], [], 0.0
+    for _ in range(cfg.chains):
+        c = th.vanishing_chain(cfg.depth, generator=rng)
+        cl, au, w = _compare(c)
+        closed.append(cl)
+        auto.append(au)
+        worst = max(worst, w)
+        factors.append(np.exp(c.gradients().log_abs_factor[1:]))  # |w_j σ'(z_j)|, j = 2..L
+    closed, auto = np.array(closed), np.array(auto)
+    for l, v in enumerate(np.median(closed, axis=0), 1):
+        ctx.metric(l, "vanishing", "closed_form", "median_log10_abs_grad_b", v)
+    ctx.arrays("vanishing", {"closed_form": closed[:SHOWN_CHAINS], "autograd": auto[:SHOWN_CHAINS]})
+    return np.array(factors), closed, worst

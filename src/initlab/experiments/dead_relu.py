@@ -50,13 +50,11 @@ from .. import data as _data
 from .. import models as _models
 from .. import probes as _probes
 from .. import train as _train
-from ._common import torch_seed
+from .context import RunContext, torch_seed
+from .figures.dead_relu import ACTS, LABELS, lr_key
 from .registry import register
-from .runner import RunContext, new_figure
 
 SOURCE = "seed 004 (dead ReLU under a large learning rate; LeakyReLU/PReLU/RReLU; ~50 % active for sigmoid)"
-ACTS = ("relu", "leaky_relu", "prelu", "rrelu")
-LABELS = {"relu": "ReLU", "leaky_relu": "LeakyReLU 0.01", "prelu": "PReLU", "rrelu": "RReLU"}
 
 
 @dataclass
@@ -73,13 +71,9 @@ class Config:
     rate_lr: float = 0.3
 
 
-def _lr_key(lr: float) -> str:
-    return f"{lr:g}"
-
-
 def _keys() -> dict[str, str]:
     lrs = Config().lrs
-    keys = {f"dead_fraction_{a}_lr{_lr_key(lr)}": f"fraction of dead hidden units after SGD at lr {lr:g}, "
+    keys = {f"dead_fraction_{a}_lr{lr_key(lr)}": f"fraction of dead hidden units after SGD at lr {lr:g}, "
             f"{LABELS[a]} (null: the run diverged)" for a in ACTS for lr in lrs}
     keys["dead_fraction_killed"] = "fraction of dead hidden units of the ReLU net trained at kill_lr"
     for a in ACTS:
@@ -198,7 +192,7 @@ def _share(killed: np.ndarray, hit: np.ndarray) -> float | None:
                     "~50 % for sigmoid, 15-30 % ideal)",
           config=Config, quick={"lrs": (0.1, 1.0), "epochs": 2, "recovery_steps": 300},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     if not cfg.hidden or any(w < 1 for w in cfg.hidden):
         raise ValueError(f"hidden must be positive widths, got {cfg.hidden!r}")
     for nm in ("recovery_steps", "recovery_points"):
@@ -207,59 +201,67 @@ def run(cfg: Config, ctx: RunContext) -> None:
     if not cfg.recovery_clip > 0:
         raise ValueError(f"recovery_clip must be > 0, got {cfg.recovery_clip!r}")
     d = _data.load("mnist")
-    x, y = d.x_train, d.y_train
+    ctx.array("sizes", np.array([d.n_features, *cfg.hidden, d.n_classes]))
+    trained = _dead_vs_lr(cfg, ctx, d)
+    _recovery(cfg, ctx, d, _killed(cfg, ctx, d, trained))
+    _activation_rate(cfg, ctx, d)
+
+
+def _make(cfg: Config, ctx: RunContext, d, act: str, key: tuple) -> nn.Sequential:
     sizes = [d.n_features, *cfg.hidden, d.n_classes]
-    nh = len(cfg.hidden)
+    return _models.mlp(sizes, act, init="he_normal", generator=ctx.generator("init", *key))
 
-    def make(act: str, key: tuple) -> nn.Sequential:
-        return _models.mlp(sizes, act, init="he_normal", generator=ctx.generator("init", *key))
 
-    def fit(model: nn.Module, lr: float, epochs: int, key: tuple) -> _train.History:
-        return _train.fit(model, d, loss="ce", lr=lr, batch_size=cfg.batch_size, epochs=epochs,
-                          seed=ctx.seed_for("fit", *key), quiet=True)
+def _fit(cfg: Config, ctx: RunContext, d, model: nn.Module, lr: float, key: tuple) -> _train.History:
+    return _train.fit(model, d, loss="ce", lr=lr, batch_size=cfg.batch_size, epochs=cfg.epochs,
+                      seed=ctx.seed_for("fit", *key), quiet=True)
 
-    # 1. dead fraction vs learning rate (every activation starts from its own He draw of one seed)
-    by_lr: dict[str, list[float | None]] = {}
+
+def _dead_vs_lr(cfg: Config, ctx: RunContext, d) -> dict[tuple[str, float], tuple[nn.Module, bool]]:
+    """Part 1: the dead fraction after SGD at each learning rate (each activation from its own He draw)."""
     trained: dict[tuple[str, float], tuple[nn.Module, bool]] = {}
     for a in ACTS:
-        by_lr[a] = []
+        fractions = []
         for lr in cfg.lrs:
-            model = make(a, ("lr", a))
-            h = fit(model, lr, cfg.epochs, ("lr", a, lr))
+            model = _make(cfg, ctx, d, a, ("lr", a))
+            h = _fit(cfg, ctx, d, model, lr, ("lr", a, lr))
             trained[a, lr] = (model, h.diverged)
-            frac = None if h.diverged else float(_dead(model, x, nh)[0].mean())
-            by_lr[a].append(frac)
-            ctx.metric(h.steps, f"{a}_lr{_lr_key(lr)}", "train", "dead_fraction", frac)
-            ctx.metric(h.steps, f"{a}_lr{_lr_key(lr)}", "test", "accuracy", h.final("accuracy", "test"))
-            ctx.metric(h.steps, f"{a}_lr{_lr_key(lr)}", "train", "diverged", float(h.diverged))
-            if f"dead_fraction_{a}_lr{_lr_key(lr)}" in ctx.experiment.summary_keys:
-                ctx.summary(f"dead_fraction_{a}_lr{_lr_key(lr)}", frac)
-            else:  # a learning rate outside the documented defaults (--set lrs=…)
-                ctx.summary(f"dead_fraction_{a}_lr{_lr_key(lr)}", frac,
-                            description=f"fraction of dead hidden units after SGD at lr {lr:g}, {LABELS[a]} "
-                                        f"(null: the run diverged)")
+            frac = None if h.diverged else float(_dead(model, d.x_train, len(cfg.hidden))[0].mean())
+            fractions.append(frac)
+            variant, key = f"{a}_lr{lr_key(lr)}", f"dead_fraction_{a}_lr{lr_key(lr)}"
+            ctx.metric(h.steps, variant, "train", "dead_fraction", frac)
+            ctx.metric(h.steps, variant, "test", "accuracy", h.final("accuracy", "test"))
+            ctx.metric(h.steps, variant, "train", "diverged", float(h.diverged))
+            # a learning rate outside the documented defaults (--set lrs=…) brings its own description
+            ctx.summary(key, frac, description=None if key in ctx.experiment.summary_keys else (
+                f"fraction of dead hidden units after SGD at lr {lr:g}, {LABELS[a]} (null: the run diverged)"))
         ctx.log(f"{LABELS[a]}: dead fraction by lr " + ", ".join(
-            f"{lr:g}: {'diverged' if f is None else f'{f:.2f}'}" for lr, f in zip(cfg.lrs, by_lr[a])))
+            f"{lr:g}: {'diverged' if f is None else f'{f:.2f}'}" for lr, f in zip(cfg.lrs, fractions)))
+    return trained
 
-    # 2. recovery from the same killed ReLU net (part 1's, or trained the same way when kill_lr is not in lrs)
+
+def _killed(cfg: Config, ctx: RunContext, d, trained: dict) -> nn.Module:
+    """The ReLU net trained at kill_lr (part 1's, or trained the same way when kill_lr is not in lrs)."""
     if ("relu", cfg.kill_lr) in trained:
-        killed, kill_diverged = trained["relu", cfg.kill_lr]
+        killed, diverged = trained["relu", cfg.kill_lr]
     else:
-        killed = make("relu", ("lr", "relu"))
-        kill_diverged = fit(killed, cfg.kill_lr, cfg.epochs, ("lr", "relu", cfg.kill_lr)).diverged
-    if kill_diverged:
+        killed = _make(cfg, ctx, d, "relu", ("lr", "relu"))
+        diverged = _fit(cfg, ctx, d, killed, cfg.kill_lr, ("lr", "relu", cfg.kill_lr)).diverged
+    if diverged:
         raise ValueError(f"the ReLU net trained at kill_lr={cfg.kill_lr:g} diverged; choose a smaller kill_lr")
+    return killed
+
+
+def _recovery(cfg: Config, ctx: RunContext, d, killed: nn.Module) -> None:
+    """Part 2: the killed net trained on with its activations kept (ReLU) or swapped."""
+    x, y, nh, n1 = d.x_train, d.y_train, len(cfg.hidden), cfg.hidden[0]
     dead0, _ = _dead(killed, x, nh)
-    n1 = cfg.hidden[0]
     ctx.summary("dead_fraction_killed", float(dead0.mean()))
     points = sorted({int(round(s)) for s in np.linspace(0, cfg.recovery_steps, cfg.recovery_points + 1)})
-    curves: dict[str, tuple[list[int], list[float], list[float]]] = {}  # act -> (steps, revived layer 1, all)
-    reached: dict[str, float | None] = {}
-    revived1_by: dict[str, float | None] = {}
     for a in ACTS:
         m = _swap(killed, a, cfg.hidden)
         g = _unit_grad_norms(m, x, y, nh, ctx.seed_for("grad", a))
-        reached[a] = _share(dead0, g > 0)
+        reached = _share(dead0, g > 0)
         gnorm = float(np.median(g[dead0])) if dead0.any() else None
         clip, curve = _Clip(cfg.recovery_clip), _Curve(x, nh, set(points))
         h = _train.fit(m, d, loss="ce", lr=cfg.recovery_lr, batch_size=cfg.batch_size, steps=cfg.recovery_steps,
@@ -270,77 +272,33 @@ def run(cfg: Config, ctx: RunContext) -> None:
         steps = sorted(curve.masks)
         r1 = [_share(dead0[:n1], ~curve.masks[s][:n1]) for s in steps]
         r = [_share(dead0, ~curve.masks[s]) for s in steps]
-        curves[a] = (steps, [np.nan if v is None else v for v in r1], [np.nan if v is None else v for v in r])
-        for s, v1, v, mask in zip(steps, r1, r, (curve.masks[s] for s in steps)):
+        for s, v1, v in zip(steps, r1, r):
             ctx.metric(s, f"recover_{a}", "train", "revived_fraction_layer1", v1)
             ctx.metric(s, f"recover_{a}", "train", "revived_fraction", v)
-            ctx.metric(s, f"recover_{a}", "train", "dead_fraction", float(mask.mean()))
+            ctx.metric(s, f"recover_{a}", "train", "dead_fraction", float(curve.masks[s].mean()))
         ok = not h.diverged
-        revived1_by[a] = r1[-1] if ok else None
-        ctx.summary(f"grad_reaches_dead_{a}", reached[a])
+        ctx.summary(f"grad_reaches_dead_{a}", reached)
         ctx.summary(f"dead_grad_norm_{a}", gnorm)
         ctx.summary(f"recovery_diverged_{a}", float(h.diverged))
         ctx.summary(f"dead_fraction_recovered_{a}", float(curve.masks[steps[-1]].mean()) if ok else None)
-        ctx.summary(f"revived_fraction_layer1_{a}", revived1_by[a])
+        ctx.summary(f"revived_fraction_layer1_{a}", r1[-1] if ok else None)
         ctx.summary(f"revived_fraction_{a}", r[-1] if ok else None)
-        if h.diverged:
-            ctx.log(f"recovery as {LABELS[a]} diverged: {h.message}")
-        else:
-            ctx.log(f"recovery as {LABELS[a]}: gradient reaches {reached[a] or 0:.0%} of the killed units "
-                    f"(median norm {gnorm or 0:.2g}); after {h.steps} steps revived {r1[-1] or 0:.1%} in layer 1, "
-                    f"{r[-1] or 0:.1%} in all (largest gradient norm before clipping {clip.largest:.3g})")
+        ctx.log(f"recovery as {LABELS[a]} diverged: {h.message}" if h.diverged else
+                f"recovery as {LABELS[a]}: gradient reaches {reached or 0:.0%} of the killed units "
+                f"(median norm {gnorm or 0:.2g}); after {h.steps} steps revived {r1[-1] or 0:.1%} in layer 1, "
+                f"{r[-1] or 0:.1%} in all (largest gradient norm before clipping {clip.largest:.3g})")
 
-    # 3. activation rate, ReLU vs sigmoid
+
+def _activation_rate(cfg: Config, ctx: RunContext, d) -> None:
+    """Part 3: the fraction of hidden units active per example after training, ReLU vs sigmoid."""
+    sizes = [d.n_features, *cfg.hidden, d.n_classes]
     rates = {}
     for a, scheme in (("relu", "he_normal"), ("sigmoid", "xavier_normal")):
         m = _models.mlp(sizes, a, init=scheme, generator=ctx.generator("rate", a))
-        fit(m, cfg.rate_lr, cfg.epochs, ("rate", a))
-        rates[a] = _rate(m, x, nh)
+        _fit(cfg, ctx, d, m, cfg.rate_lr, ("rate", a))
+        rates[a] = _rate(m, d.x_train, len(cfg.hidden))
         ctx.metric(0, a, "train", "activation_rate", rates[a])
     ctx.summary("activation_rate_relu", rates["relu"])
     ctx.summary("activation_rate_sigmoid", rates["sigmoid"], reference=0.5, tolerance=0.1, source=SOURCE)
     ctx.log(f"activation rate: ReLU {rates['relu']:.2f}, sigmoid {rates['sigmoid']:.2f} (seed 004: ≈ 0.5 "
             f"for sigmoid, 0.15-0.30 ideal)")
-
-    fig, axes = new_figure(3, 1, size=(4.6, 4.0))
-    ax = axes[0, 0]
-    for i, a in enumerate(ACTS):
-        ys = [np.nan if f is None else f for f in by_lr[a]]
-        ax.plot(cfg.lrs, ys, "o-", color=f"C{i}", label=LABELS[a])
-        div = [lr for lr, f in zip(cfg.lrs, by_lr[a]) if f is None]
-        ax.plot(div, [1.02] * len(div), "x", color=f"C{i}", ms=9)
-    ax.plot([], [], "kx", label="diverged (NaN)")
-    ax.set_xscale("log")
-    ax.set_ylim(-0.03, 1.08)
-    ax.set_xlabel("SGD learning rate (log scale)")
-    ax.set_ylabel("dead hidden units (fraction)")
-    ax.set_title(f"After {cfg.epochs} epochs of SGD on MNIST,\nMLP {sizes}", fontsize=10)
-    ax.legend(fontsize=8)
-    ax = axes[0, 1]
-    for i, a in enumerate(ACTS):
-        steps, r1, r = curves[a]
-        ax.plot(steps, r1, "o-", ms=3, color=f"C{i}", label=LABELS[a])
-        ax.plot(steps, r, "--", color=f"C{i}", alpha=0.6)
-    ax.plot([], [], "k-", label="hidden layer 1")
-    ax.plot([], [], "k--", alpha=0.6, label="all hidden layers")
-    ax.set_ylim(-0.03, 1.0)
-    ax.set_xlabel(f"recovery step (SGD lr {cfg.recovery_lr:g}, grad norm ≤ {cfg.recovery_clip:g})")
-    ax.set_ylabel("killed units alive again (share)")
-    ax.set_title(f"Recovery of the ReLU net killed at lr {cfg.kill_lr:g}\n"
-                 f"({dead0.mean():.0%} dead), its activations kept or swapped", fontsize=10)
-    ax.legend(fontsize=8)
-    ax = axes[0, 2]
-    pos = np.arange(len(ACTS))
-    nan = lambda v: np.nan if v is None else v  # noqa: E731
-    b = ax.bar(pos - 0.2, [nan(reached[a]) for a in ACTS], 0.4, color="0.65", label="get a non-zero gradient (start)")
-    ax.bar_label(b, fmt="{:.0%}", fontsize=7)
-    b = ax.bar(pos + 0.2, [nan(revived1_by[a]) for a in ACTS], 0.4, color=[f"C{i}" for i in range(len(ACTS))],
-               edgecolor="k", hatch="//", label=f"alive again in layer 1 (step {cfg.recovery_steps})")
-    ax.bar_label(b, fmt="{:.0%}", fontsize=7)
-    ax.set_xticks(pos, [LABELS[a] for a in ACTS], fontsize=8)
-    ax.set_ylim(0, 1.3)
-    ax.set_ylabel("share of the killed units")
-    ax.set_title("The mechanism: no gradient, no recovery", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("Dead units: pre-activation ≤ 0 on every training image")
-    ctx.figure("dead-relu", fig)

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import StepLoss, first_step, mnist, ratio
+from .callbacks import StepLoss
+from .context import RunContext
+from .datasets import mnist
+from .figures.deep_relu import runs
 from .registry import register
-from .runner import RunContext, new_figure
+from .series import first_step, ratio
 
 SOURCE = "He et al., Delving Deep into Rectifiers, ICCV 2015, Fig. 3 (30 layers: Xavier stalls, He converges)"
 INITS = {"xavier": "xavier_normal", "he": "he_normal"}
@@ -50,18 +53,6 @@ class Config:
     loss_target: float = 2.0  # "started to learn": running-mean loss below this (ln 10 ≈ 2.303)
 
 
-def _runs(cfg: Config) -> dict[str, tuple[str, int, str, float, int]]:
-    """name → (init, depth, optimizer, lr, steps)."""
-    d, s = cfg.depth, cfg.shallow_depth
-    runs = {f"xavier{d}": ("xavier", d, "sgd", cfg.lr, cfg.steps), f"he{d}": ("he", d, "sgd", cfg.lr, cfg.steps)}
-    if s:
-        runs.update({f"xavier{s}": ("xavier", s, "sgd", cfg.shallow_lr, cfg.shallow_steps),
-                     f"he{s}": ("he", s, "sgd", cfg.shallow_lr, cfg.shallow_steps)})
-    if cfg.adam:
-        runs[f"xavier{d}_adam"] = ("xavier", d, "adam", cfg.adam_lr, cfg.steps)
-    return runs
-
-
 def _keys() -> dict[str, str]:
     keys = {"ln10": "ln 10 = 2.303, the cross-entropy of a uniform guess over 10 classes"}
     for r, what in SUMMARY_RUNS.items():
@@ -81,62 +72,56 @@ def _keys() -> dict[str, str]:
           config=Config, quick={"width": 64, "steps": 200, "shallow_steps": 300, "n_train": 2000,
                                 "shallow_lr": 0.03},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
-    from .. import models, train
-    from ..probes import inspect
+def measure(cfg: Config, ctx: RunContext) -> None:
+    from .. import models
 
     if cfg.depth < 3 or (cfg.shallow_depth and cfg.shallow_depth < 3):
         raise ValueError(f"depth and shallow_depth must be at least 3 (or shallow_depth 0: skip), got "
                          f"{cfg.depth!r}, {cfg.shallow_depth!r}")
     if cfg.depth not in (30,) or cfg.shallow_depth not in (0, 22):
         ctx.log("note: summary keys name 30 and 22 layers; other depths are recorded under metrics only")
-    data = mnist(ctx, n_train=cfg.n_train)
-    x, y = data.x_train[:256], data.y_train[:256]
-    fig, axes = new_figure(3, 1, size=(5.0, 4.0))
+    data = mnist(ctx.seed, n_train=cfg.n_train)
     ctx.summary("ln10", math.log(10))
-    for k, (name, (init, depth, opt, lr, steps)) in enumerate(_runs(cfg).items()):
+    for name, (init, depth, opt, lr, steps) in runs(vars(cfg)).items():
         sizes = [data.n_features] + [cfg.width] * (depth - 1) + [data.n_classes]
         model = models.mlp(sizes, "relu", init=INITS[init], generator=ctx.generator("init", init, depth))
         if depth == cfg.depth and opt == "sgd":
-            ins = inspect(model, x, y, "ce")
-            lin = [r for r in ins.layers if r.kind == "linear"]
-            g = np.array([r.grad_norm for r in lin], dtype=float)
-            for l, v in enumerate(g, start=1):
-                ctx.metric(l, init, "init", "delta_norm", v)
-            if depth == 30:
-                ctx.summary(f"delta_ratio_first_last_{init}", ratio(g[0], g[-2]))
-                ctx.summary(f"logit_std_{init}", lin[-1].std)
-            axes[0, 0].semilogy(np.arange(1, len(g) + 1), g, "o-", ms=3, color=f"C{k}",
-                                label=f"{init}: first/last hidden {g[0] / g[-2]:.1e}")
-            ctx.log(f"{depth} layers, {init}: ‖δ‖ fc1 / fc{depth - 1} = {g[0] / g[-2]:.2e}, "
-                    f"logit std {lin[-1].std:.2e}")
-        cb = StepLoss()
-        h = train.fit(model, data, loss="ce", optimizer=opt, lr=lr, momentum=cfg.momentum if opt == "sgd" else 0.0,
-                      batch_size=cfg.batch_size, steps=steps, seed=ctx.seed_for("fit", depth), quiet=True,
-                      callbacks=[cb], watch={"every": 10, "hist_every": 100})
-        ctx.metrics_from(h, name)
-        s, sm = cb.smoothed(20)
-        for st, v in zip(s, cb.losses):
-            ctx.metric(st, name, "train", "batch_loss", v)
-        end = float(np.mean(cb.losses[-20:])) if cb.losses and not h.diverged else None
-        reach = first_step(s, sm, cfg.loss_target, below=True)
-        if name in SUMMARY_RUNS:
-            ctx.summary(f"loss_at_end_{name}", end)
-            ctx.summary(f"steps_to_loss_{name}", reach)
-        ctx.log(f"{name} ({opt}, lr {lr}): loss {end if end is not None else float('nan'):.3f} after {h.steps} "
-                f"updates; running mean ≤ {cfg.loss_target} at {reach}" + (f" — {h.message}" if h.diverged else ""))
-        ax = axes[0, 1] if depth == cfg.depth else axes[0, 2]
-        ax.plot(s, sm, color=f"C{k}", ls="--" if opt == "adam" else "-",
-                label=f"{init} {depth} layers" + (" (Adam)" if opt == "adam" else ""))
-    axes[0, 0].set_xlabel("linear layer l (last = output)")
-    axes[0, 0].set_ylabel("‖δ_l‖ = ‖∂L/∂z_l‖ at init")
-    axes[0, 0].set_title(f"{cfg.depth} layers: backward signal at init", fontsize=10)
-    for ax, d in ((axes[0, 1], cfg.depth), (axes[0, 2], cfg.shallow_depth)):
-        ax.axhline(math.log(10), color="0.5", ls=":", lw=1, label="ln 10")
-        ax.set_xlabel("update")
-        ax.set_ylabel("training loss (running mean of 20 batches)")
-        ax.set_title(f"{d} layers (He et al. Fig. {3 if d == 30 else 2})", fontsize=10)
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Plain ReLU MLP, width {cfg.width}, MNIST ({cfg.n_train} images), SGD momentum {cfg.momentum}")
-    ctx.figure("deep-relu", fig)
+            _backward_at_init(ctx, init, depth, model, data)
+        _train(cfg, ctx, name, model, data, (opt, lr, steps, depth))
+
+
+def _backward_at_init(ctx: RunContext, init: str, depth: int, model, data) -> None:
+    """‖δ_l‖ = ‖∂L/∂z_l‖ of every linear layer at init, and the logits' std."""
+    from ..probes import inspect
+
+    ins = inspect(model, data.x_train[:256], data.y_train[:256], "ce")
+    lin = [r for r in ins.layers if r.kind == "linear"]
+    g = np.array([r.grad_norm for r in lin], dtype=float)
+    for l, v in enumerate(g, start=1):
+        ctx.metric(l, init, "init", "delta_norm", v)
+    if depth == 30:
+        ctx.summary(f"delta_ratio_first_last_{init}", ratio(g[0], g[-2]))
+        ctx.summary(f"logit_std_{init}", lin[-1].std)
+    ctx.log(f"{depth} layers, {init}: ‖δ‖ fc1 / fc{depth - 1} = {g[0] / g[-2]:.2e}, logit std {lin[-1].std:.2e}")
+
+
+def _train(cfg: Config, ctx: RunContext, name: str, model, data, how: tuple[str, float, int, int]) -> None:
+    """Train one run; every batch loss (metrics.csv), the loss at the end and when it first got low."""
+    from .. import train
+
+    opt, lr, steps, depth = how
+    cb = StepLoss()
+    h = train.fit(model, data, loss="ce", optimizer=opt, lr=lr, momentum=cfg.momentum if opt == "sgd" else 0.0,
+                  batch_size=cfg.batch_size, steps=steps, seed=ctx.seed_for("fit", depth), quiet=True,
+                  callbacks=[cb], watch={"every": 10, "hist_every": 100})
+    ctx.metrics_from(h, name)
+    s, sm = cb.smoothed(20)
+    for st, v in zip(s, cb.losses):
+        ctx.metric(st, name, "train", "batch_loss", v)
+    end = cb.mean_of_last(20) if not h.diverged else None
+    reach = first_step(s, sm, cfg.loss_target, below=True)
+    if name in SUMMARY_RUNS:
+        ctx.summary(f"loss_at_end_{name}", end)
+        ctx.summary(f"steps_to_loss_{name}", reach)
+    ctx.log(f"{name} ({opt}, lr {lr}): loss {end if end is not None else float('nan'):.3f} after {h.steps} "
+            f"updates; running mean ≤ {cfg.loss_target} at {reach}" + (f" — {h.message}" if h.diverged else ""))

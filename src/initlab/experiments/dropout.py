@@ -23,18 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ._common import mnist, torch_seed
+from .context import RunContext, torch_seed
+from .datasets import mnist
+from .figures.dropout import LABELS
 from .registry import register
-from .runner import RunContext, new_figure
 
 SOURCE = ("Srivastava et al., Dropout, JMLR 15 (2014), Table 2: MNIST test error, full 60,000 training "
           "images (ours: a few thousand, so not comparable in level)")
-VARIANTS = {"standard": "no dropout", "inverted": "dropout, inverted (nn.Dropout)",
-            "classic": "dropout, classic (scale at test)"}
-
-
 @dataclass
 class Config:
     n_train: int = 4000
@@ -51,7 +49,7 @@ class Config:
 
 def _keys() -> dict[str, str]:
     keys: dict[str, str] = {}
-    for v, label in VARIANTS.items():
+    for v, label in LABELS.items():
         keys[f"train_accuracy_{v}"] = f"accuracy on the training images at the end, eval mode ({label})"
         keys[f"test_accuracy_{v}"] = f"test accuracy at the end ({label})"
         keys[f"gap_{v}"] = f"train − test accuracy at the end ({label}): the overfitting gap"
@@ -98,48 +96,48 @@ def _probs(model, x: torch.Tensor, train_mode: bool) -> torch.Tensor:
                     "al. 2014, Table 2 and §7.5",
           config=Config, quick={"n_train": 1000, "hidden": (256, 256), "epochs": 25, "mc_samples": 50},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
-    from .. import train
-
+def measure(cfg: Config, ctx: RunContext) -> None:
     for name in ("p_input", "p_hidden"):
         p = getattr(cfg, name)
         if not 0 <= p < 1:
             raise ValueError(f"{name} must be a drop probability in [0, 1), got {p!r}")
     if cfg.mc_samples < 1:
         raise ValueError(f"mc_samples must be at least 1, got {cfg.mc_samples!r}")
-    data = mnist(ctx, n_train=cfg.n_train)
-    nets, preds = {}, {}
-    fig, axes = new_figure(3, 1, size=(5.0, 4.0))
-    for k, (v, label) in enumerate(VARIANTS.items()):
-        model = _net(cfg, data, None if v == "standard" else v, ctx.generator("init"))  # same init for all
-        h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
-                      epochs=cfg.epochs, seed=ctx.seed_for("fit"), quiet=True,
-                      watch={"every": 10, "hist_every": 100})
-        ctx.metrics_from(h, v)
-        if h.diverged:
-            raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
-        tr = train.evaluate(model, data.x_train, data.y_train, "ce")
-        te = train.evaluate(model, data.x_test, data.y_test, "ce")
-        ctx.metric(h.steps, v, "train_eval", "accuracy", tr["accuracy"])
-        ctx.summary(f"train_accuracy_{v}", tr["accuracy"])
-        ctx.summary(f"test_accuracy_{v}", te["accuracy"])
-        ctx.summary(f"gap_{v}", tr["accuracy"] - te["accuracy"])
-        ref = {"standard": 1.60, "inverted": 1.25, "classic": 1.25}[v]
-        ctx.summary(f"test_error_percent_{v}", 100 * (1 - te["accuracy"]), reference=ref, tolerance=0.1,
-                    source=SOURCE + ("; standard net: 1.60%" if v == "standard"
-                                     else "; dropout nets: 1.35% (logistic) to 1.25% (ReLU, 3 × 1024)"))
-        ctx.log(f"{label}: train {tr['accuracy']:.4f}, test {te['accuracy']:.4f}, "
-                f"gap {tr['accuracy'] - te['accuracy']:.4f}")
-        nets[v] = model
-        preds[v] = _probs(model, data.x_test, False).argmax(1)
-        for split, ls in (("train", "--"), ("test", "-")):
-            s, a = h.series("loss", split)
-            axes[0, 0].plot(s, a, ls, color=f"C{k}", label=f"{label}, {split}")
-            s, a = h.series("accuracy", split)
-            axes[0, 1].plot(s, a, ls, color=f"C{k}", label=f"{label}, {split}")
+    data = mnist(ctx.seed, n_train=cfg.n_train)
+    ctx.array("sizes", np.array([data.n_features, *cfg.hidden, data.n_classes]))
+    nets = {v: _variant(cfg, ctx, v, data) for v in LABELS}
     ctx.summary("gap_reduction", ctx.entries["gap_standard"]["ours"] - ctx.entries["gap_inverted"]["ours"])
+    _same_model(cfg, ctx, nets, data)
+    _ensemble(cfg, ctx, nets["inverted"], data)
 
-    # inverted == classic: rewrite the trained inverted net as a classic one
+
+def _variant(cfg: Config, ctx: RunContext, v: str, data) -> torch.nn.Module:
+    """Train one net (the same init for all); its accuracies and overfitting gap."""
+    from .. import train
+
+    model = _net(cfg, data, None if v == "standard" else v, ctx.generator("init"))
+    h = train.fit(model, data, loss="ce", lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size,
+                  epochs=cfg.epochs, seed=ctx.seed_for("fit"), quiet=True, watch={"every": 10, "hist_every": 100})
+    ctx.metrics_from(h, v)
+    if h.diverged:
+        raise RuntimeError(f"{v} diverged ({h.message}); lower lr (now {cfg.lr})")
+    tr = train.evaluate(model, data.x_train, data.y_train, "ce")
+    te = train.evaluate(model, data.x_test, data.y_test, "ce")
+    ctx.metric(h.steps, v, "train_eval", "accuracy", tr["accuracy"])
+    ctx.summary(f"train_accuracy_{v}", tr["accuracy"])
+    ctx.summary(f"test_accuracy_{v}", te["accuracy"])
+    ctx.summary(f"gap_{v}", tr["accuracy"] - te["accuracy"])
+    ref = {"standard": 1.60, "inverted": 1.25, "classic": 1.25}[v]
+    ctx.summary(f"test_error_percent_{v}", 100 * (1 - te["accuracy"]), reference=ref, tolerance=0.1,
+                source=SOURCE + ("; standard net: 1.60%" if v == "standard"
+                                 else "; dropout nets: 1.35% (logistic) to 1.25% (ReLU, 3 × 1024)"))
+    ctx.log(f"{LABELS[v]}: train {tr['accuracy']:.4f}, test {te['accuracy']:.4f}, "
+            f"gap {tr['accuracy'] - te['accuracy']:.4f}")
+    return model
+
+
+def _same_model(cfg: Config, ctx: RunContext, nets: dict, data) -> None:
+    """Inverted == classic: the trained inverted net rewritten as a classic one gives the same logits."""
     inv = nets["inverted"]
     classic = _net(cfg, data, "classic", ctx.generator("init"))
     state = {k: v.clone() for k, v in inv.state_dict().items()}
@@ -152,46 +150,31 @@ def run(cfg: Config, ctx: RunContext) -> None:
     inv.eval()
     with torch.no_grad():
         diff = float((classic(data.x_test) - inv(data.x_test)).abs().max())
+    preds = {v: _probs(nets[v], data.x_test, False).argmax(1) for v in ("classic", "inverted")}
     ctx.summary("classic_rewrite_max_logit_diff", diff)
     ctx.summary("classic_vs_inverted_agreement", float((preds["classic"] == preds["inverted"]).float().mean()))
+    ctx.log(f"classic rewrite: max |Δlogit| {diff:.2e}")
 
-    # the ensemble of sub-networks vs the weight-scaled network (Srivastava §7.5, Fig. 11)
+
+def _ensemble(cfg: Config, ctx: RunContext, inv: torch.nn.Module, data) -> None:
+    """The average of sampled sub-networks vs the weight-scaled network (Srivastava §7.5, Fig. 11)."""
     scaled = _probs(inv, data.x_test, False)
     err_scaled = 100 * float((scaled.argmax(1) != data.y_test).float().mean())
+    ctx.metric(0, "inverted", "weight_scaled", "test_error_percent", err_scaled)
     total = torch.zeros_like(scaled)
-    ks, errs = [], []
+    err = err_scaled
     with torch_seed(ctx.seed_for("mc")):
         for k in range(1, cfg.mc_samples + 1):
             total += _probs(inv, data.x_test, True)
             if k in (1, 2, 5) or k % 10 == 0 or k == cfg.mc_samples:
-                ks.append(k)
-                errs.append(100 * float(((total / k).argmax(1) != data.y_test).float().mean()))
-                ctx.metric(k, "inverted", "mc", "test_error_percent", errs[-1])
+                err = 100 * float(((total / k).argmax(1) != data.y_test).float().mean())
+                ctx.metric(k, "inverted", "mc", "test_error_percent", err)
     avg = total / cfg.mc_samples
     agree = float((avg.argmax(1) == scaled.argmax(1)).float().mean())
     tv = float(0.5 * (avg - scaled).abs().sum(1).mean())
-    n_units = data.n_features * (cfg.p_input > 0) + sum(cfg.hidden) * (cfg.p_hidden > 0)
     ctx.summary("mc_agreement", agree)
     ctx.summary("mc_mean_prob_diff", tv)
-    ctx.summary("mc_test_error_percent", errs[-1])
-    ctx.summary("subnetworks_log2", n_units)
-    ctx.log(f"classic rewrite: max |Δlogit| {diff:.2e}; {cfg.mc_samples} sub-networks vs weight scaling: "
-            f"agreement {agree:.4f}, mean TV {tv:.4f}, error {errs[-1]:.2f}% vs {err_scaled:.2f}%")
-
-    ax = axes[0, 2]
-    ax.plot(ks, errs, "o-", color="C1", label="average of k sampled sub-networks")
-    ax.axhline(err_scaled, color="k", ls="--", label="weight scaling (one pass)")
-    ax.set_xscale("log")
-    ax.set_xlabel("k, sub-networks averaged (Monte-Carlo)")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(f"Ensemble of 2^{n_units} sub-networks\n(Srivastava et al. Fig. 11)", fontsize=10)
-    ax.legend(fontsize=7)
-    for ax, what in ((axes[0, 0], "cross-entropy"), (axes[0, 1], "accuracy")):
-        ax.set_xlabel("SGD update")
-        ax.set_ylabel(what)
-        ax.set_title(f"{what}: train (dashed, with dropout active) vs test", fontsize=10)
-    axes[0, 0].set_yscale("log")
-    axes[0, 1].legend(fontsize=6)
-    fig.suptitle(f"MLP {data.n_features}-{'-'.join(map(str, cfg.hidden))}-{data.n_classes} ({cfg.activation}) on "
-                 f"{cfg.n_train} MNIST images; dropout p = {cfg.p_input} input, {cfg.p_hidden} hidden")
-    ctx.figure("dropout", fig)
+    ctx.summary("mc_test_error_percent", err)
+    ctx.summary("subnetworks_log2", data.n_features * (cfg.p_input > 0) + sum(cfg.hidden) * (cfg.p_hidden > 0))
+    ctx.log(f"{cfg.mc_samples} sub-networks vs weight scaling: agreement {agree:.4f}, mean TV {tv:.4f}, "
+            f"error {err:.2f}% vs {err_scaled:.2f}%")

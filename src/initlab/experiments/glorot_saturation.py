@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import first_step, mnist
+from .context import RunContext
+from .datasets import mnist
 from .registry import register
-from .runner import RunContext, new_figure
+from .series import first_step
 
 SOURCE = ("Glorot & Bengio, Understanding the difficulty of training deep feedforward neural networks, "
           "AISTATS 2010, Table 1 (MNIST test error %, 5 hidden layers × 1000, full 60,000 images)")
@@ -68,6 +69,13 @@ def _keys() -> dict[str, str]:
     return keys
 
 
+def _delta_histograms(deltas: list[np.ndarray], bins: int = 60) -> dict[str, np.ndarray]:
+    """Density histograms of each layer's δ on one symmetric range (99.5th percentile of |δ|)."""
+    lim = max(float(np.percentile(np.abs(d), 99.5)) for d in deltas) or 1.0
+    hists = [np.histogram(d, bins=bins, range=(-lim, lim), density=True) for d in deltas]
+    return {"counts": np.array([c for c, _ in hists]), "edges": np.array([e for _, e in hists])}
+
+
 def _deltas(model, x: torch.Tensor, y: torch.Tensor, n_layers: int) -> list[np.ndarray]:
     """δ = ∂L/∂z of each hidden linear layer (flattened), one backward pass, cross-entropy."""
     zs = []
@@ -89,28 +97,23 @@ def _deltas(model, x: torch.Tensor, y: torch.Tensor, n_layers: int) -> list[np.n
           reference="Glorot & Bengio 2010, Figs. 2, 4, 6, 7 and Table 1",
           config=Config, quick={"width": 128, "steps": 600, "n_train": 2000},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     from .. import models, train
     from ..probes import inspect
 
     if cfg.layers < 2:
         raise ValueError(f"layers must be at least 2, got {cfg.layers!r}")
-    data = mnist(ctx, n_train=cfg.n_train)
+    data = mnist(ctx.seed, n_train=cfg.n_train)
     sizes = [data.n_features] + [cfg.width] * cfg.layers + [data.n_classes]
     xb, yb = data.x_train[:500], data.y_train[:500]
-    n = len(VARIANTS)
-    fig_mean, ax_mean = new_figure(n, 1, size=(3.6, 3.4))
-    fig_hist, ax_hist = new_figure(n, 1, size=(3.6, 3.2))
-    fig_grad, ax_grad = new_figure(n, 1, size=(3.6, 3.2))
-    for k, (v, (act, scheme, published)) in enumerate(VARIANTS.items()):
+    for v, (act, scheme, published) in VARIANTS.items():
         model = models.mlp(sizes, act, init=scheme, generator=ctx.generator("init", scheme))
         deltas = _deltas(model, xb, yb, cfg.layers)
         gstd = [float(d.std()) for d in deltas]
         ctx.summary(f"grad_std_ratio_first_top_{v}", gstd[0] / gstd[-1] if gstd[-1] > 0 else None)
-        lim = max(float(np.percentile(np.abs(d), 99.5)) for d in deltas) or 1.0
+        ctx.arrays(f"{v}/delta_hist", _delta_histograms(deltas))
         for l, d in enumerate(deltas, start=1):
             ctx.metric(0, v, "init", f"delta_std_layer{l}", float(d.std()))
-            ax_grad[0, k].hist(d, bins=60, range=(-lim, lim), histtype="step", density=True, label=f"layer {l}")
         h = train.fit(model, data, loss="ce", lr=cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps,
                       seed=ctx.seed_for("fit"), quiet=True,
                       watch={"every": cfg.record_every, "hist_every": max(cfg.record_every, cfg.steps // 20)})
@@ -119,8 +122,7 @@ def run(cfg: Config, ctx: RunContext) -> None:
         names = [str(s) for s in arrays["layers"]]
         steps = arrays["steps"]
         cols = [names.index(f"act{i}") for i in range(1, cfg.layers + 1)]
-        means, stds = arrays["mean"][:, cols], arrays["std"][:, cols]  # (S, layers)
-        top = means[:, -1]
+        top = arrays["mean"][:, cols[-1]]
         ctx.summary(f"top_mean_start_{v}", top[0])
         ctx.summary(f"top_mean_min_{v}", float(np.nanmin(top)))
         ctx.summary(f"top_mean_end_{v}", top[-1])
@@ -131,37 +133,10 @@ def run(cfg: Config, ctx: RunContext) -> None:
         ctx.summary(f"test_error_percent_{v}", err, reference=published, tolerance=0.1, source=SOURCE)
         ins = inspect(model, data.x_test, data.y_test, "ce", bins=40)
         acts = [r for r in ins.layers if r.kind == "activation"][:cfg.layers]
+        ctx.arrays(f"{v}/end_hist", {"counts": np.array([r.hist_counts for r in acts], dtype=float),
+                                     "edges": np.array([r.hist_edges for r in acts], dtype=float)})
         ctx.summary(f"top_saturated_fraction_{v}", acts[-1].saturated_fraction)
         ctx.log(f"{v}: top-layer mean {top[0]:.3f} → min {np.nanmin(top):.3f} → {top[-1]:.3f}; "
                 f"saturated {acts[-1].saturated_fraction:.2f}; test error "
                 f"{'diverged' if err is None else f'{err:.2f}%'}; δ std first/top at init {gstd[0] / gstd[-1]:.3g}")
 
-        ax = ax_mean[0, k]
-        for i in range(cfg.layers):
-            ax.plot(steps, means[:, i], color=f"C{i}", label=f"layer {i + 1}")
-            ax.fill_between(steps, means[:, i] - stds[:, i], means[:, i] + stds[:, i], color=f"C{i}", alpha=0.12)
-        ax.set_title(f"{act}, {'standard' if scheme == 'uniform_fan_in' else 'normalized'} init", fontsize=10)
-        ax.set_xlabel("update")
-        ax.set_ylabel("activation mean ± std")
-        ax = ax_hist[0, k]
-        for i, r in enumerate(acts):
-            e = np.asarray(r.hist_edges)
-            c = np.asarray(r.hist_counts, dtype=float)
-            ax.plot(0.5 * (e[1:] + e[:-1]), c / max(c.sum(), 1), color=f"C{i}", label=f"layer {i + 1}")
-        ax.set_title(f"{act}, {'standard' if scheme == 'uniform_fan_in' else 'normalized'} init (end)", fontsize=10)
-        ax.set_xlabel("activation value")
-        ax.set_ylabel("fraction of outputs")
-        ax = ax_grad[0, k]
-        ax.set_yscale("log")
-        ax.set_title(f"{act}, {'standard' if scheme == 'uniform_fan_in' else 'normalized'} init (at init)", fontsize=10)
-        ax.set_xlabel("back-propagated gradient δ = ∂L/∂z")
-        ax.set_ylabel("density")
-    for axs in (ax_mean, ax_hist, ax_grad):
-        axs[0, 0].legend(fontsize=7)
-    fig_mean.suptitle(f"Mean ± std of each hidden layer's activations during training (Glorot & Bengio Fig. 2); "
-                      f"{cfg.layers} × {cfg.width}, MNIST")
-    fig_hist.suptitle("Activation histograms per hidden layer at the end of training (Figs. 4, 6)")
-    fig_grad.suptitle("Back-propagated gradient histograms per hidden layer at init (Fig. 7)")
-    ctx.figure("activation-mean-std", fig_mean)
-    ctx.figure("activation-histograms", fig_hist)
-    ctx.figure("gradient-histograms", fig_grad)

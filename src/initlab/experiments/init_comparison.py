@@ -21,17 +21,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 from .. import data as _data
 from .. import train as _train
-from ._common import DLAI_SOURCE, circles_model, decision_boundary
+from .circles import DLAI_SOURCE, boundary_grid, circles_model
+from .context import RunContext
+from .figures.init_comparison import LABELS
 from .registry import register
-from .runner import RunContext, new_figure
 
-VARIANTS = {  # name: (scheme, options, label)
-    "zeros": ("zeros", {}, "zeros"),
-    "x10": ("normal", {"std": 10.0}, "N(0,1) × 10"),
-    "he": ("he_normal", {}, "He: N(0, 2/n_prev)"),
+VARIANTS = {  # name: (scheme, options)
+    "zeros": ("zeros", {}),
+    "x10": ("normal", {"std": 10.0}),
+    "he": ("he_normal", {}),
 }
 PUBLISHED = {  # (train, test, tolerance)
     "zeros": (0.5, 0.5, 1e-9),
@@ -55,61 +55,43 @@ class Config:
           config=Config, quick={"steps": 1500, "lr": 0.1, "watch_every": 10},
           summary_keys={
               **{f"train_accuracy_{v}": f"train accuracy after the last step, {lab} init"
-                 for v, (_, _, lab) in VARIANTS.items()},
+                 for v, lab in LABELS.items()},
               **{f"test_accuracy_{v}": f"test accuracy after the last step, {lab} init"
-                 for v, (_, _, lab) in VARIANTS.items()},
+                 for v, lab in LABELS.items()},
               **{f"initial_cost_{v}": f"binary cross-entropy before the first update, {lab} init "
                                       f"(stable: the exercise's ×10 cost is inf)"
-                 for v, (_, _, lab) in VARIANTS.items()},
+                 for v, lab in LABELS.items()},
               **{f"final_cost_{v}": f"binary cross-entropy after the last step, {lab} init"
-                 for v, (_, _, lab) in VARIANTS.items()},
+                 for v, lab in LABELS.items()},
           })
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     bad = [v for v in cfg.variants if v not in VARIANTS]
     if bad or not cfg.variants:
         raise ValueError(f"variants must be a non-empty subset of {list(VARIANTS)}, got {list(cfg.variants)}")
     data = _data.load("circles")  # the exercise's fixed data; the run seed draws the weights
-    models, histories = {}, {}
+    ctx.array("x_train", data.x_train.numpy())
+    ctx.array("y_train", data.y_train.numpy())
     for v in cfg.variants:
-        scheme, opts, label = VARIANTS[v]
-        model = circles_model(scheme, ctx.generator("init", v), **opts)
-        h = _train.fit(model, data, loss="bce", lr=cfg.lr, steps=cfg.steps, seed=ctx.seed_for("fit", v),
-                       watch={"every": cfg.watch_every, "hist_every": max(cfg.steps // 10, 1)},
-                       quiet=ctx.quiet)
-        models[v], histories[v] = model, h
-        ctx.metrics_from(h, v)
-        tr, te, tol = PUBLISHED[v]
-        src = DLAI_SOURCE + (" (one seed; ×10 varies a lot between seeds)" if v == "x10" else "")
-        ctx.summary(f"train_accuracy_{v}", h.final("accuracy"), reference=tr, tolerance=tol, source=src)
-        ctx.summary(f"test_accuracy_{v}", h.final("accuracy", "test"), reference=te, tolerance=tol, source=src)
-        cost0 = float(h.series("loss")[1][0])
-        if v == "zeros":
-            ctx.summary("initial_cost_zeros", cost0, reference=math.log(2), tolerance=1e-6, source=DLAI_SOURCE)
-        else:
-            ctx.summary(f"initial_cost_{v}", cost0)
-        ctx.summary(f"final_cost_{v}", h.final("loss"))
-        ctx.log(f"{label}: cost {cost0:.4g} → {h.final('loss'):.4g}, train {h.final('accuracy'):.3f}, "
-                f"test {h.final('accuracy', 'test'):.3f}" + (f" ({h.message})" if h.diverged else ""))
-
-    fig, axes = new_figure(1, 1, size=(6.5, 4.2))
-    ax = axes[0, 0]
-    for i, v in enumerate(cfg.variants):
-        s, c = histories[v].series("loss")
-        ax.plot(s, c, color=f"C{i}", label=VARIANTS[v][2])
-    ax.set_yscale("log")
-    ax.set_xlabel("gradient-descent step (full batch)")
-    ax.set_ylabel("cost: binary cross-entropy (nats, log scale)")
-    ax.set_title(f"Training cost on circles, [2,10,5,1] ReLU net, lr {cfg.lr:g}")
-    ax.legend()
-    ctx.figure("cost-curves", fig)
-
-    fig, axes = new_figure(len(cfg.variants), 1, size=(4.0, 3.8))
-    for i, v in enumerate(cfg.variants):
-        h = histories[v]
-        decision_boundary(axes[0, i], models[v], data.x_train, data.y_train,
-                          f"{VARIANTS[v][2]}: train {h.final('accuracy'):.1%}, test "
-                          f"{h.final('accuracy', 'test'):.1%}")
-    fig.suptitle("Decision boundaries after training (blue region: predicted class 1; points: training set)")
-    ctx.figure("decision-boundaries", fig)
+        _variant(cfg, ctx, v, data)
 
 
+def _variant(cfg: Config, ctx: RunContext, v: str, data) -> None:
+    """Train one init; record its accuracies and costs, and its decision boundary on a grid."""
+    scheme, opts = VARIANTS[v]
+    model = circles_model(scheme, ctx.generator("init", v), **opts)
+    h = _train.fit(model, data, loss="bce", lr=cfg.lr, steps=cfg.steps, seed=ctx.seed_for("fit", v),
+                   watch={"every": cfg.watch_every, "hist_every": max(cfg.steps // 10, 1)}, quiet=ctx.quiet)
+    ctx.metrics_from(h, v)
+    ctx.arrays(f"{v}/boundary", boundary_grid(model, data.x_train))
+    tr, te, tol = PUBLISHED[v]
+    src = DLAI_SOURCE + (" (one seed; ×10 varies a lot between seeds)" if v == "x10" else "")
+    ctx.summary(f"train_accuracy_{v}", h.final("accuracy"), reference=tr, tolerance=tol, source=src)
+    ctx.summary(f"test_accuracy_{v}", h.final("accuracy", "test"), reference=te, tolerance=tol, source=src)
+    cost0 = float(h.series("loss")[1][0])
+    if v == "zeros":
+        ctx.summary("initial_cost_zeros", cost0, reference=math.log(2), tolerance=1e-6, source=DLAI_SOURCE)
+    else:
+        ctx.summary(f"initial_cost_{v}", cost0)
+    ctx.summary(f"final_cost_{v}", h.final("loss"))
+    ctx.log(f"{LABELS[v]}: cost {cost0:.4g} → {h.final('loss'):.4g}, train {h.final('accuracy'):.3f}, "
+            f"test {h.final('accuracy', 'test'):.3f}" + (f" ({h.message})" if h.diverged else ""))

@@ -25,15 +25,13 @@ from pathlib import Path
 
 import torch
 
-from ._common import first_step, mnist
+from .context import RunContext
+from .datasets import mnist
+from .figures.pretrained_init import LABELS
 from .registry import register
-from .runner import RunContext, new_figure
+from .series import first_step
 
 SOURCE = "seed 003 (initialization from pretrained weights); fine-tuning vs frozen features"
-VARIANTS = {"scratch": "He init, from scratch", "pretrained": "pretrained (0–4), all layers trained",
-            "frozen": "pretrained (0–4), first layers frozen"}
-
-
 @dataclass
 class Config:
     hidden: tuple[int, ...] = (256, 256)
@@ -55,7 +53,7 @@ class Config:
 def _keys() -> dict[str, str]:
     keys = {"source_test_accuracy": "test accuracy of the source network on its own digits",
             "loaded_tensors": "weight/bias tensors set from the checkpoint (the output layer is not in it)"}
-    for v, label in VARIANTS.items():
+    for v, label in LABELS.items():
         keys[f"steps_to_target_{v}"] = (f"first evaluated update with target-task test accuracy ≥ target_accuracy "
                                          f"({label}); null if never")
         keys[f"initial_test_accuracy_{v}"] = f"target-task test accuracy before any update ({label})"
@@ -70,10 +68,19 @@ def _keys() -> dict[str, str]:
           reference="seed 003 (the fifth initialization: pretrained weights)",
           config=Config, quick={"source_steps": 300, "target_steps": 150, "hidden": (128, 128)},
           summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
-    from .. import models, train
-    from ..initialize import initialize
+def measure(cfg: Config, ctx: RunContext) -> None:
+    _check(cfg, ctx)
+    source = mnist(ctx.seed, digits=cfg.source_digits, n_train=None, n_test=None)
+    target = mnist(ctx.seed, digits=cfg.target_digits, n_train=cfg.n_target, n_test=None)
+    src_model = _source(cfg, ctx, source)
+    with tempfile.TemporaryDirectory(prefix="initlab-pretrained-") as tmp:
+        path = Path(tmp) / "source.pt"
+        torch.save({k: v for k, v in src_model.state_dict().items() if not k.startswith("fc_out.")}, path)
+        for v in LABELS:
+            _target(cfg, ctx, v, target, path)
 
+
+def _check(cfg: Config, ctx: RunContext) -> None:
     if set(cfg.source_digits) & set(cfg.target_digits):
         raise ValueError(f"source_digits and target_digits must not overlap, got {cfg.source_digits!r} and "
                          f"{cfg.target_digits!r}")
@@ -85,10 +92,12 @@ def run(cfg: Config, ctx: RunContext) -> None:
         ctx.log("source and target have different numbers of classes: the output layer differs anyway")
     if not 0 <= cfg.freeze_layers <= len(cfg.hidden):
         raise ValueError(f"freeze_layers must be in [0, {len(cfg.hidden)}], got {cfg.freeze_layers!r}")
-    source = mnist(ctx, digits=cfg.source_digits, n_train=None, n_test=None)
-    target = mnist(ctx, digits=cfg.target_digits, n_train=cfg.n_target, n_test=None)
 
-    # 1. the source task
+
+def _source(cfg: Config, ctx: RunContext, source) -> torch.nn.Module:
+    """The network trained on the source task."""
+    from .. import models, train
+
     src_model = models.mlp([source.n_features, *cfg.hidden, len(cfg.source_digits)], cfg.activation,
                            init="he_normal", generator=ctx.generator("source"))
     hs = train.fit(src_model, source, loss="ce", lr=cfg.lr, momentum=cfg.momentum,
@@ -98,49 +107,31 @@ def run(cfg: Config, ctx: RunContext) -> None:
     src_acc = train.evaluate(src_model, source.x_test, source.y_test, "ce")["accuracy"]
     ctx.summary("source_test_accuracy", src_acc)
     ctx.log(f"source task (digits {cfg.source_digits}): test accuracy {src_acc:.3f} after {hs.steps} updates")
+    return src_model
 
-    fig, axes = new_figure(2, 1, size=(5.2, 4.0))
-    with tempfile.TemporaryDirectory(prefix="initlab-pretrained-") as tmp:
-        path = Path(tmp) / "source.pt"
-        torch.save({k: v for k, v in src_model.state_dict().items() if not k.startswith("fc_out.")}, path)
+
+def _target(cfg: Config, ctx: RunContext, v: str, target, checkpoint: Path) -> None:
+    """One start on the target task (scratch, pretrained or frozen), trained on its few images."""
+    from .. import models, train
+    from ..initialize import initialize
+
+    model = models.mlp([target.n_features, *cfg.hidden, target.n_classes], cfg.activation,
+                       init="he_normal", generator=ctx.generator("target"))  # same head for all
+    if v != "scratch":
         frozen = [f"fc{i}" for i in range(1, cfg.freeze_layers + 1)]
-        for k, (v, label) in enumerate(VARIANTS.items()):
-            model = models.mlp([target.n_features, *cfg.hidden, target.n_classes], cfg.activation,
-                               init="he_normal", generator=ctx.generator("target"))  # same head for all
-            if v != "scratch":
-                rep = initialize(model, "pretrained", checkpoint=str(path), freeze=frozen if v == "frozen" else None)
-                if v == "pretrained":
-                    ctx.summary("loaded_tensors", len(rep.loaded))
-            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            ctx.summary(f"trainable_parameters_{v}", trainable)
-            h = train.fit(model, target, loss="ce", lr=cfg.target_lr, momentum=cfg.momentum, steps=cfg.target_steps,
-                          eval_every=cfg.eval_every, seed=ctx.seed_for("fit", "target"), quiet=True,
-                          watch={"every": 5, "hist_every": 50})
-            ctx.metrics_from(h, v)
-            s, a = h.series("accuracy", "test")
-            reach = first_step(s, a, cfg.target_accuracy)
-            ctx.summary(f"steps_to_target_{v}", reach)
-            ctx.summary(f"initial_test_accuracy_{v}", a[0] if len(a) else None)
-            ctx.summary(f"test_accuracy_{v}", a[-1] if len(a) else None)
-            ctx.log(f"{label}: {trainable} trainable parameters; test accuracy {a[0]:.3f} → {a[-1]:.3f}; "
-                    f"≥ {cfg.target_accuracy} at update {reach}")
-            axes[0, 0].plot(*h.series("loss", "train"), color=f"C{k}", label=f"{label}, train")
-            axes[0, 0].plot(*h.series("loss", "test"), "--", color=f"C{k}", label=f"{label}, test")
-            axes[0, 1].plot(s, a, color=f"C{k}", label=label)
-            if reach is not None:
-                axes[0, 1].axvline(reach, color=f"C{k}", ls=":", lw=1)
-    axes[0, 0].set_yscale("log")
-    axes[0, 0].set_xlabel("full-batch update")
-    axes[0, 0].set_ylabel("cross-entropy")
-    axes[0, 0].set_title("Target task loss (dashed: test)", fontsize=10)
-    axes[0, 1].axhline(cfg.target_accuracy, color="0.5", ls="--", lw=0.8)
-    axes[0, 1].set_xlabel("full-batch update")
-    axes[0, 1].set_ylabel("test accuracy")
-    axes[0, 1].set_title(f"Target task test accuracy (dotted: first ≥ {cfg.target_accuracy})", fontsize=10)
-    for ax in axes[0]:
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Source: digits {''.join(map(str, cfg.source_digits))} → target: digits "
-                 f"{''.join(map(str, cfg.target_digits))} with {cfg.n_target} training images; "
-                 f"MLP {'-'.join(map(str, cfg.hidden))} {cfg.activation}")
-    ctx.figure("pretrained-init", fig)
-
+        rep = initialize(model, "pretrained", checkpoint=str(checkpoint), freeze=frozen if v == "frozen" else None)
+        if v == "pretrained":
+            ctx.summary("loaded_tensors", len(rep.loaded))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    ctx.summary(f"trainable_parameters_{v}", trainable)
+    h = train.fit(model, target, loss="ce", lr=cfg.target_lr, momentum=cfg.momentum, steps=cfg.target_steps,
+                  eval_every=cfg.eval_every, seed=ctx.seed_for("fit", "target"), quiet=True,
+                  watch={"every": 5, "hist_every": 50})
+    ctx.metrics_from(h, v)
+    s, a = h.series("accuracy", "test")
+    reach = first_step(s, a, cfg.target_accuracy)
+    ctx.summary(f"steps_to_target_{v}", reach)
+    ctx.summary(f"initial_test_accuracy_{v}", a[0] if len(a) else None)
+    ctx.summary(f"test_accuracy_{v}", a[-1] if len(a) else None)
+    ctx.log(f"{LABELS[v]}: {trainable} trainable parameters; test accuracy {a[0]:.3f} → {a[-1]:.3f}; "
+            f"≥ {cfg.target_accuracy} at update {reach}")

@@ -1,8 +1,9 @@
-"""The experiment registry: each experiment is a function ``run(cfg, ctx)`` with a typed config.
+"""The experiment registry: each experiment is a function ``measure(cfg, ctx)`` with a typed config.
 
-An experiment module registers itself with :func:`register`; every module of
-``initlab.experiments`` not starting with ``_`` (and not ``registry``/``runner``) is discovered and
-imported the first time a name is looked up, so a new experiment is just a new file.
+An experiment module registers its measurement with :func:`register`; its figures are drawn from the
+run directory by ``initlab.experiments.figures.<module name>``. Every module of ``initlab.experiments``
+that is not one of the shared helpers (:data:`HELPERS`) nor a package is discovered and imported the
+first time a name is looked up, so a new experiment is a new file (and its figures module).
 
 >>> from dataclasses import dataclass
 >>> @dataclass
@@ -22,9 +23,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Experiment", "register", "get", "names", "experiments", "coerce_overrides", "settings"]
+__all__ = ["Experiment", "register", "get", "names", "experiments", "coerce_overrides", "settings", "HELPERS"]
 
-_SKIP = {"registry", "runner"}
+# the modules of initlab.experiments that are not experiments (discovery skips them)
+HELPERS = frozenset({"registry", "runner", "context", "rundir", "series", "callbacks", "datasets", "circles",
+                     "history"})
 _REGISTRY: dict[str, "Experiment"] = {}
 _discovered = False
 
@@ -34,8 +37,9 @@ class Experiment:
     """A registered experiment.
 
     ``config``: a dataclass whose defaults are the reference's setup; ``quick``: overrides that
-    make it small (the ``--quick`` tour); ``summary_keys``: the keys of ``summary.json`` it writes,
-    each with its meaning (documentation; the runner checks them).
+    make it small (the ``--quick`` tour); ``measure(cfg, ctx)`` records the numbers into a
+    :class:`~initlab.experiments.RunContext`; ``summary_keys``: the keys of ``summary.json`` it
+    writes, each with its meaning (documentation; the runner checks them).
     """
 
     name: str
@@ -43,7 +47,7 @@ class Experiment:
     reference: str
     config: type
     quick: dict[str, Any]
-    run: Callable[[Any, Any], None]
+    measure: Callable[[Any, Any], None]
     summary_keys: dict[str, str] = field(default_factory=dict)
 
     def make_config(self, quick: bool = False, overrides: dict[str, Any] | None = None) -> Any:
@@ -56,14 +60,14 @@ class Experiment:
 def register(name: str, *, description: str, reference: str, config: type,
              quick: dict[str, Any] | None = None, summary_keys: dict[str, str] | None = None
              ) -> Callable[[Callable[[Any, Any], None]], Callable[[Any, Any], None]]:
-    """Decorator registering ``run(cfg, ctx)`` as experiment ``name``."""
+    """Decorator registering ``measure(cfg, ctx)`` as experiment ``name``."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config of experiment {name!r} must be a dataclass, got {config!r}")
     quick = dict(quick or {})
     coerce_overrides(config, quick, name)  # fail at import time on a bad quick override
 
     def deco(fn: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
-        if name in _REGISTRY and _REGISTRY[name].run is not fn:
+        if name in _REGISTRY and _REGISTRY[name].measure is not fn:
             raise ValueError(f"experiment {name!r} is registered twice")
         _REGISTRY[name] = Experiment(name, description, reference, config, quick, fn, dict(summary_keys or {}))
         return fn
@@ -78,7 +82,7 @@ def _discover() -> None:
     import initlab.experiments as pkg
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_") and info.name not in _SKIP:
+        if not info.ispkg and not info.name.startswith("_") and info.name not in HELPERS:
             importlib.import_module(f"{pkg.__name__}.{info.name}")
     _discovered = True
 

@@ -1,22 +1,33 @@
 """Run an experiment into its run directory (format in docs/CONTRACTS.md), atomically.
 
-``run(name, …)`` resolves the typed config, builds the directory in a temporary sibling
-(``.NAME.tmp-PID``), lets the experiment fill a :class:`RunContext`, writes ``config.json``,
-``summary.json`` (sorted keys, numbers rounded to 10 significant digits, no timestamps: the same seed
-gives the same bytes), ``metrics.csv``, ``history.npz``/``findings.json`` when probes ran and
-``figures/*.png``, then renames it into place. An existing directory is refused unless
-``overwrite=True``; a failing experiment leaves nothing behind.
+``run(name, …)`` resolves the typed config and builds the directory in a uniquely named temporary
+sibling (``.NAME.<random>.tmp``, so runs into one folder never share one). There it
+
+1. **measures**: the experiment's ``measure(cfg, ctx)`` fills a :class:`RunContext`;
+2. **writes** ``config.json``, ``summary.json`` (sorted keys, numbers rounded to 10 significant digits,
+   no timestamps: the same seed gives the same bytes), ``metrics.csv``, ``history.npz`` and
+   ``findings.json`` when probes ran, ``arrays.npz`` when the figures need arrays no other file holds,
+   and the experiment's text files — every one through :mod:`initlab.formats`' atomic writers;
+3. **draws** ``figures/*.png`` from those files alone (:func:`initlab.experiments.figures.redraw`, the
+   same code as ``initlab report RUN --redraw``);
+4. writes ``report.html`` with the HTML renderer that ``import initlab`` registers in
+   :mod:`initlab.formats` (the report sits above the experiments, which never import it);
+
+then renames it into place. An existing directory is refused unless ``overwrite=True``; a failing
+experiment leaves nothing behind.
 """
 from __future__ import annotations
 
 import csv
-import json
+import errno
+import io
 import os
+import secrets
 import shutil
 import sys
+import tempfile
 import time
 import traceback
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -25,105 +36,13 @@ import numpy as np
 import torch
 
 from .. import formats
+from ..formats import FORMAT_VERSION, HTMLReportMixin, fmt
 from ..validate import non_negative_int
-from ..formats import HTMLReportMixin, agrees
-from ..formats import round_number as _round
+from . import figures
+from .context import RunContext
 from .registry import Experiment, get, names
 
-__all__ = ["run", "run_all", "Result", "RunContext", "write_index_md", "FORMAT_VERSION"]
-
-FORMAT_VERSION = 1
-
-
-class RunContext:
-    """What an experiment writes into: metrics, summary entries, figures, Watcher arrays, findings.
-
-    ``seed``/``quick``/``config`` are the run's settings; ``generator(*key)`` gives an independent
-    seeded ``torch.Generator`` per purpose (same seed and key → same numbers).
-    """
-
-    def __init__(self, exp: Experiment, config: Any, seed: int, quick: bool, directory: Path, quiet: bool):
-        self.experiment, self.config, self.seed, self.quick = exp, config, seed, quick
-        self.dir, self.quiet = directory, quiet
-        self.figures_dir = directory / "figures"
-        self.rows: list[tuple[int, str, str, str, float]] = []
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.arrays: dict[str, np.ndarray] = {}
-        self.variant_findings: dict[str, list[dict]] = {}
-        self.figures: list[Path] = []
-
-    # --- randomness -------------------------------------------------------------------------------
-    def seed_for(self, *key: Any) -> int:
-        """A 63-bit seed derived from the run's seed and ``key`` (stable across processes)."""
-        return (self.seed * 1_000_003 + zlib.crc32(repr(key).encode())) % (2 ** 63)
-
-    def generator(self, *key: Any) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed_for(*key))
-
-    def rng(self, *key: Any) -> np.random.RandomState:
-        return np.random.RandomState(self.seed_for(*key) % (2 ** 32))
-
-    # --- outputs ----------------------------------------------------------------------------------
-    def log(self, message: str) -> None:
-        if not self.quiet:
-            print(f"  [{self.experiment.name}] {message}", file=sys.stderr, flush=True)
-
-    def metric(self, step: int, variant: str, split: str, metric: str, value: Any) -> None:
-        if value is not None:
-            self.rows.append((int(step), str(variant), str(split), str(metric), float(value)))
-
-    def metrics_from(self, history: Any, variant: str) -> None:
-        """Copy a :class:`initlab.train.History`'s records (metrics.csv) and, when it watched, its Watcher
-        arrays (history.npz) and findings (findings.json) under ``variant``."""
-        for step, split, metric, value in history.records:
-            self.metric(step, variant, split, metric, value)
-        arrays = history.arrays()
-        if arrays:
-            self.history(variant, arrays)
-        if getattr(history, "watcher", None) is not None:
-            self.findings(variant, history.watcher.findings())
-
-    def history(self, variant: str, arrays: dict[str, Any]) -> None:
-        """Watcher arrays of one variant, stored in history.npz under ``"{variant}/"``."""
-        for k, v in arrays.items():
-            self.arrays[f"{variant}/{k}"] = np.asarray(v)
-
-    def findings(self, variant: str, findings: Iterable[Any]) -> None:
-        self.variant_findings[variant] = [f.to_dict() if hasattr(f, "to_dict") else dict(f) for f in findings]
-
-    def summary(self, key: str, ours: Any, *, reference: Any = None, tolerance: float | None = None,
-                factor: float | None = None, source: str | None = None, description: str | None = None) -> None:
-        """One headline number; ``reference`` is the published value (``tolerance`` absolute, or
-        ``factor``: agreement within ×/÷ factor)."""
-        desc = description or self.experiment.summary_keys.get(key)
-        if desc is None:
-            raise KeyError(f"summary key {key!r} of experiment {self.experiment.name!r} is not documented "
-                           f"in its summary_keys")
-        entry: dict[str, Any] = {"ours": _round(ours), "description": desc}
-        if reference is not None:
-            ref = {"value": _round(reference), "tolerance": _round(tolerance), "source": source or ""}
-            if factor is not None:
-                ref["factor"] = _round(factor)
-            entry["reference"] = ref
-            entry["agree"] = agrees(entry["ours"], ref)
-        self.entries[key] = entry
-
-    def figure(self, name: str, fig: Any) -> Path:
-        """Save a matplotlib Figure as ``figures/NAME.png``."""
-        self.figures_dir.mkdir(exist_ok=True)
-        path = self.figures_dir / f"{name}.png"
-        fig.savefig(path, dpi=100, metadata={"Software": None})
-        self.figures.append(path)
-        return path
-
-
-def new_figure(ncols: int = 1, nrows: int = 1, *, size: tuple[float, float] = (5.0, 3.8), **kw: Any):
-    """A matplotlib Figure (Agg, no pyplot state) and its axes array ``(nrows, ncols)``."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    return fig, axes
+__all__ = ["run", "run_all", "Result", "write_index_md", "FORMAT_VERSION"]
 
 
 @dataclass
@@ -138,6 +57,7 @@ class Result(HTMLReportMixin):
     summary: dict[str, dict[str, Any]]
     figures: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    report: Path | None = None  # report.html, when it was written
 
     def table(self) -> str:
         """The headline numbers, published beside ours."""
@@ -148,31 +68,41 @@ class Result(HTMLReportMixin):
             if ref:
                 tol = f" ×/÷{ref['factor']:g}" if ref.get("factor") else (
                     f" ± {ref['tolerance']:.3g}" if ref.get("tolerance") else "")
-                pub = f"{formats.fmt(ref['value'])}{tol}"
+                pub = f"{fmt(ref['value'])}{tol}"
             mark = {True: "agree", False: "DISAGREE", None: ""}[e.get("agree")] if ref else ""
-            rows.append((key, formats.fmt(e["ours"]), pub, mark))
+            rows.append((key, fmt(e["ours"]), pub, mark))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         head = f"{self.name} ({'quick, ' if self.quick else ''}seed {self.seed}, {self.seconds:.1f} s) → {self.out}"
         return "\n".join([head] + ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows])
 
 
+# --- writing the run directory ------------------------------------------------------------------------
 def _write(ctx: RunContext, exp: Experiment, config: Any) -> None:
+    """Every file of the run directory except the figures and the report (formats' atomic writers)."""
     d = ctx.dir
     cfg = {"format_version": FORMAT_VERSION, "experiment": exp.name, "description": exp.description,
            "reference": exp.reference, "seed": ctx.seed, "quick": ctx.quick, "config": asdict(config),
            "versions": formats.versions()}
-    (d / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (d / "summary.json").write_text(json.dumps(ctx.entries, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    with open(d / "metrics.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["step", "variant", "split", "metric", "value"])
-        for step, variant, split, metric, value in ctx.rows:
-            w.writerow([step, variant, split, metric, repr(value)])
-    if ctx.arrays:
-        np.savez_compressed(d / "history.npz", **ctx.arrays)
+    formats.write_json(d / formats.CONFIG, cfg)
+    formats.write_json(d / formats.SUMMARY, ctx.entries)
+    formats.write_text(d / formats.METRICS, _metrics_csv(ctx.rows))
+    if ctx.watched:
+        formats.write_npz(d / formats.HISTORY, ctx.watched)
     if ctx.variant_findings:
-        (d / "findings.json").write_text(json.dumps({"variants": ctx.variant_findings}, indent=2, sort_keys=True,
-                                                    default=_json_default) + "\n", encoding="utf-8")
+        formats.write_json(d / formats.FINDINGS, {"variants": ctx.variant_findings}, default=_json_default)
+    if ctx.extra:
+        formats.write_npz(d / formats.ARRAYS, ctx.extra)
+    for name, text in ctx.texts.items():
+        formats.write_text(d / name, text)
+
+
+def _metrics_csv(rows: Iterable[tuple[int, str, str, str, float]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["step", "variant", "split", "metric", "value"])
+    for step, variant, split, metric, value in rows:
+        w.writerow([step, variant, split, metric, repr(value)])
+    return buf.getvalue()
 
 
 def _json_default(o: Any) -> Any:
@@ -183,13 +113,57 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def _write_report(run_dir: Path) -> Path | None:
+    """``RUN_DIR/report.html`` by the registered renderer; a warning (not an error) when it fails:
+    the run directory itself is complete."""
+    try:
+        return Path(formats.to_html(run_dir, run_dir / formats.REPORT))
+    except Exception as exc:  # noqa: BLE001 — the measured files must survive a broken renderer
+        print(f"initlab: warning: {formats.REPORT} not written: {exc}", file=sys.stderr)
+        return None
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished directory ``tmp`` to ``out``; an ``out`` that appeared meanwhile (another
+    run) is moved aside and removed when ``overwrite``, else a ``ValueError``."""
+    while True:
+        try:
+            os.replace(tmp, out)  # atomic when out is absent (or an empty directory)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR) or not out.exists():
+                raise
+        if not overwrite:
+            raise ValueError(f"run directory {str(out)!r} exists; pass overwrite=True (--overwrite) to replace it")
+        old = out.parent / f".{out.name}.{secrets.token_hex(6)}.old"
+        try:
+            os.replace(out, old)
+        except FileNotFoundError:  # another run moved it first: try again
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --- running ---------------------------------------------------------------------------------------------
+def _measure(exp: Experiment, config: Any, seed: int, quick: bool, tmp: Path, quiet: bool) -> RunContext:
+    threads = torch.get_num_threads()
+    try:
+        # one intra-op thread: these networks are small (threads cost more than they give) and the
+        # numbers, hence summary.json's bytes, must not depend on the machine's core count
+        torch.set_num_threads(1)
+        ctx = RunContext(exp, config, seed, quick, tmp, quiet)
+        exp.measure(config, ctx)
+        return ctx
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None = None,
-        overwrite: bool = False, quiet: bool = False, **overrides: Any) -> Result:
+        overwrite: bool = False, quiet: bool = False, report: bool = True, **overrides: Any) -> Result:
     """Run experiment ``name`` into ``out`` (default ``runs/NAME``) and return its :class:`Result`.
 
-    ``overrides`` set config fields (typed; strings are parsed as by ``--set``). Raises
-    ``ValueError`` for an unknown experiment or setting, a badly typed value or an existing ``out``
-    without ``overwrite`` — before anything is written.
+    ``overrides`` set config fields (typed; strings are parsed as by ``--set``). ``report=False``
+    skips ``report.html``. Raises ``ValueError`` for an unknown experiment or setting, a badly typed
+    value or an existing ``out`` without ``overwrite`` — before anything is written.
     """
     exp = get(name)
     seed = non_negative_int("seed", seed)
@@ -198,33 +172,21 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     if out.exists() and not overwrite:
         raise ValueError(f"run directory {str(out)!r} exists; pass overwrite=True (--overwrite) to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~formats.UMASK)  # mkdtemp's 0700 would make the run private to its writer
     t0 = time.perf_counter()
-    threads = torch.get_num_threads()
     try:
-        # one intra-op thread: these networks are small (threads cost more than they give) and the
-        # numbers, hence summary.json's bytes, must not depend on the machine's core count
-        torch.set_num_threads(1)
-        ctx = RunContext(exp, config, seed, quick, tmp, quiet)
-        exp.run(config, ctx)
+        ctx = _measure(exp, config, seed, quick, tmp, quiet)
         _write(ctx, exp, config)
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        drawn = figures.redraw(tmp)
+        page = _write_report(tmp) if report else None
+        _move_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        torch.set_num_threads(threads)
     result = Result(exp.name, out, seed, quick, asdict(config), ctx.entries,
-                    [out / "figures" / p.name for p in ctx.figures], time.perf_counter() - t0)
+                    [out / formats.FIGURES / p.name for p in drawn], time.perf_counter() - t0,
+                    out / formats.REPORT if page is not None else None)
     if not quiet:
         print(result.table(), flush=True)
     return result
@@ -236,37 +198,34 @@ def write_index_md(out_dir: Path, results: list[Result], *, quick: bool, seed: i
     lines += ["| experiment | reproduces | summary |", "|---|---|---|"]
     for r in results:
         exp = get(r.name)
-        lines.append(f"| [{r.name}](#{r.name}) | {exp.reference} | [summary.json]({r.name}/summary.json) |")
+        lines.append(f"| [{r.name}](#{r.name}) | {exp.reference} | [{formats.SUMMARY}]({r.name}/{formats.SUMMARY}) |")
     for r in results:
         exp = get(r.name)
         rel = Path(r.name)
-        lines += ["", f"## {r.name}", "", exp.description, "", f"Reproduces: {exp.reference}", "",
-                  f"[config.json]({(rel / 'config.json').as_posix()}) · "
-                  f"[summary.json]({(rel / 'summary.json').as_posix()}) · "
-                  f"[metrics.csv]({(rel / 'metrics.csv').as_posix()})", ""]
+        links = " · ".join(f"[{f}]({(rel / f).as_posix()})" for f in (formats.CONFIG, formats.SUMMARY, formats.METRICS))
+        lines += ["", f"## {r.name}", "", exp.description, "", f"Reproduces: {exp.reference}", "", links, ""]
         lines += ["| key | ours | published | agree |", "|---|---|---|---|"]
         for key, e in r.summary.items():
             ref = e.get("reference") or {}
-            pub = formats.fmt(ref.get("value")) if ref else ""
+            pub = fmt(ref.get("value")) if ref else ""
             agree = {True: "yes", False: "**no**", None: ""}[e.get("agree")] if ref else ""
-            lines.append(f"| {key} | {formats.fmt(e['ours'])} | {pub} | {agree} |")
+            lines.append(f"| {key} | {fmt(e['ours'])} | {pub} | {agree} |")
         lines.append("")
         for fig in r.figures:
-            lines.append(f"![{fig.stem}]({(rel / 'figures' / fig.name).as_posix()})")
-    path = out_dir / "index.md"
-    tmp = out_dir / f".index.md.tmp-{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+            lines.append(f"![{fig.stem}]({(rel / formats.FIGURES / fig.name).as_posix()})")
+    return formats.write_text(out_dir / formats.INDEX_MD, "\n".join(lines) + "\n")
 
 
 def run_all(*, quick: bool = False, seed: int = 0, out: str | Path = "runs", overwrite: bool = False,
-            quiet: bool = False, index_writers: Iterable[Callable[[Path], Any]] = ()) -> list[Result]:
+            quiet: bool = False, report: bool = True,
+            index_writers: Iterable[Callable[[Path], Any]] = ()) -> list[Result]:
     """Every registered experiment into ``out/NAME``, then ``out/index.md``.
 
-    ``index_writers``: further index builders called with ``out`` after index.md (the HTML report's
-    ``write_index``; the CLI passes it). An experiment that fails is reported and skipped; the others
-    still run; a ``RuntimeError`` naming the failures is raised at the end.
+    ``report``: each run writes its report.html (``False`` when an index writer rewrites them all, as
+    the CLI's HTML index does). ``index_writers``: further index builders called with ``out`` after
+    index.md (the HTML report's ``write_index``; the CLI passes it). An experiment that fails is
+    reported and skipped; the others still run; a ``RuntimeError`` naming the failures is raised at
+    the end.
     """
     seed = non_negative_int("seed", seed)
     out = Path(out)
@@ -278,7 +237,8 @@ def run_all(*, quick: bool = False, seed: int = 0, out: str | Path = "runs", ove
     results, failed = [], []
     for n in todo:
         try:
-            results.append(run(n, quick=quick, seed=seed, out=out / n, overwrite=overwrite, quiet=quiet))
+            results.append(run(n, quick=quick, seed=seed, out=out / n, overwrite=overwrite, quiet=quiet,
+                               report=report))
         except Exception:  # noqa: BLE001 — one broken experiment must not stop the tour
             failed.append(n)
             print(f"initlab: experiment {n!r} failed:\n{traceback.format_exc()}", file=sys.stderr)

@@ -29,14 +29,13 @@ from .. import data as _data
 from .. import models as _models
 from .. import probes as _probes
 from .. import train as _train
+from .context import RunContext
+from .figures.vanishing_gradient import PUBLISHED, TRAIN_LABELS
 from .registry import register
-from .runner import RunContext, new_figure
 
 SOURCE = "Nielsen, Neural Networks and Deep Learning, ch. 5 (one draw); seed 002"
-PUBLISHED = {2: (0.07, 0.31), 3: (0.012, 0.060, 0.283), 4: (0.003, 0.017, 0.070, 0.285)}
 FACTOR = 1.75
-TRAIN_VARIANTS = {"sigmoid": ("sigmoid", "lecun_normal", 1.0, "sigmoid, N(0, 1/n_in), biases N(0, 1)"),
-                  "relu_he": ("relu", "he_normal", None, "ReLU, He N(0, 2/n_in), biases 0")}
+TRAIN_VARIANTS = {"sigmoid": ("sigmoid", "lecun_normal", 1.0), "relu_he": ("relu", "he_normal", None)}
 
 
 @dataclass
@@ -57,7 +56,7 @@ def _keys() -> dict[str, str]:
                                             f"initialization (median over draws)")
         keys[f"speed_ratio_last_first_k{k}"] = (f"speed of hidden layer {k} / speed of layer 1 at "
                                                f"initialization, {k} hidden layers (median over draws)")
-    for v, (*_, label) in TRAIN_VARIANTS.items():
+    for v, label in TRAIN_LABELS.items():
         keys[f"train_speed_ratio_last_first_{v}"] = (f"median over training steps of speed(last hidden layer) "
                                                     f"/ speed(layer 1), {label}")
         keys[f"train_final_accuracy_{v}"] = f"accuracy on the 1,000 training images after training, {label}"
@@ -74,77 +73,55 @@ def _model(k: int, width: int, act: str, scheme: str, bias_std: float | None, g:
           reference="Nielsen, Neural Networks and Deep Learning ch. 5 / seed 002: k=4 speeds 0.003, 0.017, "
                     "0.070, 0.285",
           config=Config, quick={"seeds": 5, "epochs": 60}, summary_keys=_keys())
-def run(cfg: Config, ctx: RunContext) -> None:
+def measure(cfg: Config, ctx: RunContext) -> None:
     if not 1 <= cfg.max_hidden_layers <= 4:
         raise ValueError(f"max_hidden_layers must be in 1..4, got {cfg.max_hidden_layers!r}")
     d = _data.load("mnist")  # shuffled with seed 0; the run seed draws the weights
     if not 1 <= cfg.n_images <= len(d.x_train):
         raise ValueError(f"n_images must be in 1..{len(d.x_train)}, got {cfg.n_images!r}")
     x, y = d.x_train[:cfg.n_images], d.y_train[:cfg.n_images]
+    for k in range(1, cfg.max_hidden_layers + 1):
+        _at_init(cfg, ctx, k, x, y)
+    for v in TRAIN_VARIANTS:
+        _training(cfg, ctx, v, x, y)
+
+
+def _at_init(cfg: Config, ctx: RunContext, k: int, x, y) -> None:
+    """||∂C/∂b|| of each hidden layer of the k-layer sigmoid net at init, over ``seeds`` draws."""
     loss = _train.make_loss("bce_sum")
-    ks = range(1, cfg.max_hidden_layers + 1)
-    speeds: dict[int, np.ndarray] = {}  # k -> (seeds, k)
-    for k in ks:
-        rows = []
-        for s in range(cfg.seeds):
-            model = _model(k, cfg.width, "sigmoid", "lecun_normal", 1.0, ctx.generator("init", k, s))
-            insp = _probes.inspect(model, x, y, loss)
-            rows.append([insp[f"fc{l}"].bias_grad_norm for l in range(1, k + 1)])
-        speeds[k] = np.asarray(rows, dtype=np.float64)
-        med = np.median(speeds[k], axis=0)
-        for s_i, row in enumerate(speeds[k]):
-            for l, v in enumerate(row, 1):
-                ctx.metric(l, f"k{k}_draw{s_i}", "init", "bias_grad_norm", v)
-        for l, v in enumerate(med, 1):
-            ctx.metric(l, f"k{k}", "init_median", "bias_grad_norm", v)
-            pub = PUBLISHED.get(k)
-            extra = {"reference": pub[l - 1], "factor": FACTOR, "source": SOURCE} if pub else {}
-            ctx.summary(f"speed_k{k}_layer{l}", v, **extra)
-        ctx.summary(f"speed_ratio_last_first_k{k}", float(np.median(speeds[k][:, -1] / speeds[k][:, 0])))
-        ctx.log(f"k={k}: median speeds " + ", ".join(f"{v:.3g}" for v in med)
-                + (f" (published {', '.join(map(str, PUBLISHED[k]))})" if k in PUBLISHED else ""))
+    rows = []
+    for s in range(cfg.seeds):
+        model = _model(k, cfg.width, "sigmoid", "lecun_normal", 1.0, ctx.generator("init", k, s))
+        insp = _probes.inspect(model, x, y, loss)
+        rows.append([insp[f"fc{l}"].bias_grad_norm for l in range(1, k + 1)])
+    speeds = np.asarray(rows, dtype=np.float64)  # (seeds, k)
+    med = np.median(speeds, axis=0)
+    for s_i, row in enumerate(speeds):
+        for l, v in enumerate(row, 1):
+            ctx.metric(l, f"k{k}_draw{s_i}", "init", "bias_grad_norm", v)
+    for l, v in enumerate(med, 1):
+        ctx.metric(l, f"k{k}", "init_median", "bias_grad_norm", v)
+        pub = PUBLISHED.get(k)
+        extra = {"reference": pub[l - 1], "factor": FACTOR, "source": SOURCE} if pub else {}
+        ctx.summary(f"speed_k{k}_layer{l}", v, **extra)
+    ctx.summary(f"speed_ratio_last_first_k{k}", float(np.median(speeds[:, -1] / speeds[:, 0])))
+    ctx.log(f"k={k}: median speeds " + ", ".join(f"{v:.3g}" for v in med)
+            + (f" (published {', '.join(map(str, PUBLISHED[k]))})" if k in PUBLISHED else ""))
 
-    # training: full batch on the same images, speeds per step from the Watcher
+
+def _training(cfg: Config, ctx: RunContext, v: str, x, y) -> None:
+    """Full-batch training of the deepest net; the speeds per step come from the Watcher."""
     k = cfg.max_hidden_layers
-    trained = {}
-    for v, (act, scheme, bstd, label) in TRAIN_VARIANTS.items():
-        model = _model(k, cfg.width, act, scheme, bstd, ctx.generator("train", v))
-        h = _train.fit(model, (x, y), loss="bce_sum", lr=cfg.lr, steps=cfg.epochs, seed=ctx.seed_for("fit", v),
-                       watch={"every": 1, "hist_every": max(cfg.epochs // 10, 1)}, quiet=ctx.quiet)
-        ctx.metrics_from(h, v)
-        a = h.arrays()
-        names = [str(n) for n in a["layers"]]
-        sp = np.stack([a["bias_grad_norm"][:, names.index(f"fc{l}")] for l in range(1, k + 1)], 1)  # (S, k)
-        trained[v] = (a["steps"], sp)
-        ratio = float(np.nanmedian(sp[:, -1] / sp[:, 0]))
-        ctx.summary(f"train_speed_ratio_last_first_{v}", ratio)
-        ctx.summary(f"train_final_accuracy_{v}", h.final("accuracy"))
-        ctx.log(f"training {label}: speed(layer {k})/speed(layer 1) median {ratio:.3g}, "
-                f"accuracy {h.final('accuracy'):.3f}" + (f" ({h.message})" if h.diverged else ""))
-
-    fig, axes = new_figure(2, 1, size=(5.4, 4.2))
-    ax = axes[0, 0]
-    for i, k in enumerate(ks):
-        med = np.median(speeds[k], axis=0)
-        ax.plot(range(1, k + 1), med, "o-", color=f"C{i}", label=f"{k} hidden layer{'s' if k > 1 else ''} (ours, median)")
-        if k in PUBLISHED:
-            ax.plot(range(1, k + 1), PUBLISHED[k], "x--", color=f"C{i}", ms=8, lw=0.8)
-    ax.plot([], [], "kx--", lw=0.8, label="Nielsen (published, one draw)")
-    ax.set_yscale("log")
-    ax.set_xticks(list(ks))
-    ax.set_xlabel("hidden layer (1 = nearest the input)")
-    ax.set_ylabel("speed of learning ||∂C/∂b|| (log scale)")
-    ax.set_title(f"At initialization, median of {cfg.seeds} draws", fontsize=10)
-    ax.legend(fontsize=7)
-    ax = axes[0, 1]
-    for v, style in zip(TRAIN_VARIANTS, ("-", ":")):
-        steps, sp = trained[v]
-        for l in range(k):
-            ax.plot(steps, sp[:, l], style, color=f"C{l}", label=f"{TRAIN_VARIANTS[v][3].split(',')[0]}, hidden layer {l + 1}")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch (full-batch step on the 1,000 images)")
-    ax.set_ylabel("speed of learning ||∂C/∂b|| (log scale)")
-    ax.set_title(f"During training, {k} hidden layers:\nsigmoid (solid) vs ReLU + He (dotted)", fontsize=10)
-    ax.legend(fontsize=6, ncol=2)
-    fig.suptitle("Speed of learning of each hidden layer, [784, 30×k, 10] on MNIST, cross-entropy summed over outputs")
-    ctx.figure("speed-of-learning", fig)
+    act, scheme, bstd = TRAIN_VARIANTS[v]
+    model = _model(k, cfg.width, act, scheme, bstd, ctx.generator("train", v))
+    h = _train.fit(model, (x, y), loss="bce_sum", lr=cfg.lr, steps=cfg.epochs, seed=ctx.seed_for("fit", v),
+                   watch={"every": 1, "hist_every": max(cfg.epochs // 10, 1)}, quiet=ctx.quiet)
+    ctx.metrics_from(h, v)
+    a = h.arrays()
+    names = [str(n) for n in a["layers"]]
+    sp = np.stack([a["bias_grad_norm"][:, names.index(f"fc{l}")] for l in range(1, k + 1)], 1)  # (S, k)
+    ratio = float(np.nanmedian(sp[:, -1] / sp[:, 0]))
+    ctx.summary(f"train_speed_ratio_last_first_{v}", ratio)
+    ctx.summary(f"train_final_accuracy_{v}", h.final("accuracy"))
+    ctx.log(f"training {TRAIN_LABELS[v]}: speed(layer {k})/speed(layer 1) median {ratio:.3g}, "
+            f"accuracy {h.final('accuracy'):.3f}" + (f" ({h.message})" if h.diverged else ""))

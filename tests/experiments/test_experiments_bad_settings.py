@@ -1,4 +1,4 @@
-"""Experiments II: bad settings fail early with a clear message and leave no run directory."""
+"""Bad settings of the trained experiments fail early with a clear message and leave no run directory."""
 import pytest
 
 import initlab as il
