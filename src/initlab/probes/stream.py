@@ -24,7 +24,7 @@ attention entropy stay ``inspect``-only (a backward hook per block, B·H·T² we
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -33,9 +33,10 @@ from torch import Tensor, nn
 from ..structure import residual_blocks
 from .residual import BlockStats, block_input
 
-__all__ = ["StreamRecorder", "STREAM_STATS", "block_stats"]
+__all__ = ["StreamRecorder", "STREAM_STATS", "STREAM_KEYS", "block_stats"]
 
 STREAM_STATS = ("stream_input_std", "stream_std", "branch_ratio")
+STREAM_KEYS = ("stream_steps", "stream_blocks") + STREAM_STATS  # the arrays a Watcher adds
 
 
 def _first(out: Any) -> Tensor | None:
@@ -49,12 +50,14 @@ def _first(out: Any) -> Tensor | None:
 class StreamRecorder:
     """Forward hooks on the repeated blocks of ``model`` that, while :attr:`active`, add each call's
     (Var x, Var y, Var u) to a device accumulator; :meth:`record` closes a step, :meth:`flush` moves the
-    recorded steps to the host (one copy)."""
+    recorded steps to the host (one copy). ``gate()``, when given, must also be true for a call to count
+    (the Watcher passes its recorder's: no ``torch.no_grad()`` forwards, nothing while ``inspect`` runs)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, gate: Callable[[], bool] | None = None):
         self.blocks = residual_blocks(model)
         self.names = [n for n, _ in self.blocks]
         self.active = False
+        self.gate = gate
         self.handles: list[Any] = []
         self._acc: list[Tensor | None] = [None] * len(self.blocks)  # per block: (3,) sum of variances
         self._calls = [0] * len(self.blocks)
@@ -73,7 +76,7 @@ class StreamRecorder:
 
     def _hook(self, index: int):
         def hook(module: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
-            if not self.active:
+            if not self.active or (self.gate is not None and not self.gate()):
                 return
             x, y = block_input(args, kwargs), _first(out)
             if y is None or not y.is_floating_point() or x is None or x.shape != y.shape:

@@ -287,7 +287,22 @@ def _from_arrays(arrays: Mapping[str, Any], kind: str, title: str, findings: lis
         raise ValueError(f"report: {title} has no 'layers' array; expected the Watcher history "
                          "format of docs/CONTRACTS.md")
     f = {variants[0].name: findings} if findings else {}
-    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=formats.versions())
+    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=formats.versions(),
+                      transformer=stream_records(arrays))
+
+
+def stream_records(arrays: Mapping[str, Any], row: int = -1) -> dict[str, Any]:
+    """A Watcher's residual stream (``stream_*`` arrays, unprefixed) at one recorded step (default the
+    last) as the ``blocks`` records of an Inspection's ({} when there is none)."""
+    steps = arrays.get("stream_steps")
+    if steps is None or len(np.asarray(steps).reshape(-1)) == 0:
+        return {}
+    names = [str(n) for n in np.asarray(arrays["stream_blocks"]).reshape(-1)]
+    step = int(np.asarray(steps).reshape(-1)[row])
+    cols = {k: np.asarray(arrays[k], dtype=np.float64)[row] for k in ("stream_input_std", "stream_std", "branch_ratio")}
+    return {"blocks": [{"name": n, "input_std": float(cols["stream_input_std"][i]), "std": float(cols["stream_std"][i]),
+                        "branch_ratio": float(cols["branch_ratio"][i])} for i, n in enumerate(names)],
+            "notes": [f"residual stream at step {step} (watch records no branch std, stream gradient or attention)"]}
 
 
 # -------------------------------------------------------------------------------- Inspection

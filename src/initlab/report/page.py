@@ -300,7 +300,7 @@ def _transformer(t: dict[str, Any]) -> str:
                             lg.get("max_prob"), lg.get("entropy")]]))
     notes = t.get("notes") or []
     if notes:
-        out.append("<h3>Not seen</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+        out.append("<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
     out.append("</section>")
     return "".join(out)
 
