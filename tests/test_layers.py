@@ -20,7 +20,7 @@ PKG = Path(initlab.__file__).resolve().parent
 # floor are siblings and may not import each other. Places of packages still to come are kept so the
 # work that adds them lands on the right floor.
 LAYERS: list[tuple[str, ...]] = [
-    ("formats", "validate"),
+    ("formats", "validate", "progress"),
     ("gaussian",),
     ("activations",),
     ("init",),
@@ -40,7 +40,7 @@ TOP = {"__init__", "__main__"}  # the facade: may import anything
 USES_FACADE = {"cli"}  # the command line (the top floor) may read the facade (initlab.__version__)
 # within a floor, pairs that may import each other in one direction (lower unit first)
 WITHIN = {("data", "train"), ("initialize", "models")}  # models(init=...) calls initialize
-TORCH_FREE = {"formats", "validate"}
+TORCH_FREE = {"formats", "validate", "progress"}
 
 
 def _unit(module: str) -> str | None:

@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 # Submodules and names resolved lazily, so `import initlab` stays cheap and layers
 # that depend on optional pieces load only when used.
 # ``initialize`` is a callable module: ``il.initialize(model, "auto")`` and ``il.initialize.schemes()``.
-_SUBMODULES = ("formats", "activations", "gaussian", "init", "structure", "initialize", "models", "probes", "theory", "diagnosis", "data",
-               "train", "experiments", "report")
+_SUBMODULES = ("formats", "activations", "gaussian", "init", "structure", "initialize", "models", "probes", "theory",
+               "diagnosis", "data", "train", "experiments", "sweep", "report")
 _NAMES = {
     "InitReport": "initlab.initialize",
     "inspect": "initlab.probes",
@@ -48,6 +48,8 @@ def _repr_html(obj: Any) -> str:
 from initlab import formats as _formats  # noqa: E402
 
 _formats.register_html(_to_html, _repr_html)
+# experiments that live above the experiments floor (they run sweeps): the registry imports them on discovery
+_formats.register_extension("experiments", "initlab.sweep.edge_of_chaos")
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,8 @@ from typing import Any, Callable, Iterator, Mapping
 __all__ = ["FORMAT_VERSION", "SUPPORTED_FORMATS", "CONFIG", "SUMMARY", "METRICS", "HISTORY", "FINDINGS",
            "ARRAYS", "REPORT", "FIGURES", "INDEX_MD", "INDEX_HTML", "RUN_FILES", "STATS", "REPORT_STATS", "LABELS",
            "FRACTIONS", "agrees", "round_number", "fmt", "versions", "atomic_path", "write_bytes",
-           "write_text", "write_json", "write_npz", "register_html", "to_html", "repr_html"]
+           "write_text", "write_json", "write_npz", "register_html", "to_html", "repr_html",
+           "register_extension", "extensions"]
 
 # --- format versions --------------------------------------------------------------------------------
 FORMAT_VERSION = 1  # run directories and Watcher history files
@@ -249,3 +250,22 @@ class HTMLReportMixin:
 
     def _repr_html_(self) -> str:  # Jupyter
         return repr_html(self)
+
+
+# --- modules registered from above ----------------------------------------------------------------------
+# A part low in the layers that discovers plug-ins (the experiment registry) learns of modules that live
+# above it — the sweep's ``edge-of-chaos`` experiment — from the facade, which names them here; the lower
+# part imports them when it discovers, and never names a higher module itself.
+_EXTENSIONS: dict[str, list[str]] = {}
+
+
+def register_extension(kind: str, module: str) -> None:
+    """Name ``module`` (a dotted path) as a provider of ``kind`` (e.g. ``"experiments"``); done by ``initlab``."""
+    mods = _EXTENSIONS.setdefault(kind, [])
+    if module not in mods:
+        mods.append(module)
+
+
+def extensions(kind: str) -> tuple[str, ...]:
+    """The modules registered for ``kind``, in registration order."""
+    return tuple(_EXTENSIONS.get(kind, ()))

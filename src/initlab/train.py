@@ -33,8 +33,8 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -42,6 +42,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .progress import Progress
 
 __all__ = ["fit", "History", "Callback", "LOSSES", "make_loss", "accuracy", "evaluate"]
 
@@ -175,24 +177,26 @@ class FitState:
     should_stop: bool = False
 
 
-class _Progress:
-    """``[#####.....] 512/1000 loss 0.123`` on stderr, redrawn at most 10× a second."""
+_SHOW: list[list[Any]] = []  # [label, fits so far] of the innermost show_progress block
 
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.last = total, enabled, 0.0
 
-    def update(self, done: int, loss: float) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and done < self.total):
-            return
-        self.last = now
-        n = int(30 * done / max(self.total, 1))
-        sys.stderr.write(f"\r[{'#' * n}{'.' * (30 - n)}] {done}/{self.total} loss {loss:.4g}")
-        sys.stderr.flush()
+@contextmanager
+def show_progress(label: str) -> Iterator[None]:
+    """Within the block every :func:`fit` shows a progress bar (:class:`initlab.progress.Progress`: tqdm on a
+    terminal, a plain line every 10 s otherwise), ``quiet=True`` ones too: ``initlab run`` of a long
+    experiment uses it. Outside it, a fit shows a bar only on a terminal, for 200+ steps, unless quiet."""
+    _SHOW.append([label, 0])
+    try:
+        yield
+    finally:
+        _SHOW.pop()
 
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+
+def _progress_bar(total: int, quiet: bool) -> Progress:
+    if _SHOW:
+        _SHOW[-1][1] += 1
+        return Progress(total, label=f"{_SHOW[-1][0]} fit {_SHOW[-1][1]}", unit="step", every=10.0)
+    return Progress(total, label="fit", unit="step", quiet=quiet or total < 200, plain=False)
 
 
 # --- fit ------------------------------------------------------------------------------------------------
@@ -322,7 +326,7 @@ def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sg
     state = FitState(model, opt, history)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     cbs = list(callbacks)
-    bar = _Progress(total, enabled=not quiet and total >= 200 and sys.stderr.isatty())
+    bar = _progress_bar(total, quiet)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
 
@@ -393,7 +397,7 @@ def fit(model: nn.Module, data: Any, *, loss: str | LossFn, optimizer: Any = "sg
                     if watcher is not None:
                         watcher.step()
                     emit("on_train_batch_end", value)
-                    bar.update(state.step, value)
+                    bar.advance(state.step, loss=value)
                     if state.step >= total or state.should_stop:
                         break
                 state.epoch += 1

@@ -19,6 +19,7 @@ COMMANDS = (
     "initlab.cli.experiments",
     "initlab.cli.theory",
     "initlab.cli.report",
+    "initlab.cli.sweep",
     "initlab.cli.playground",
 )
 

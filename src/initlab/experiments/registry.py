@@ -23,6 +23,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import formats
+
 __all__ = ["Experiment", "register", "get", "names", "experiments", "coerce_overrides", "settings", "HELPERS"]
 
 # the modules of initlab.experiments that are not experiments (discovery skips them)
@@ -84,6 +86,9 @@ def _discover() -> None:
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if not info.ispkg and not info.name.startswith("_") and info.name not in HELPERS:
             importlib.import_module(f"{pkg.__name__}.{info.name}")
+    # experiments that live on higher floors (the sweep's edge-of-chaos), named by the facade
+    for module in formats.extensions("experiments"):
+        importlib.import_module(module)
     _discovered = True
 
 

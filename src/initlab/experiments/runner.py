@@ -18,6 +18,7 @@ experiment leaves nothing behind.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -40,6 +41,7 @@ from ..formats import FORMAT_VERSION, HTMLReportMixin, fmt
 from ..validate import non_negative_int
 from . import figures
 from .context import RunContext
+from ..train import show_progress
 from .registry import Experiment, get, names
 
 __all__ = ["run", "run_all", "Result", "write_index_md", "FORMAT_VERSION"]
@@ -151,7 +153,8 @@ def _measure(exp: Experiment, config: Any, seed: int, quick: bool, tmp: Path, qu
         # numbers, hence summary.json's bytes, must not depend on the machine's core count
         torch.set_num_threads(1)
         ctx = RunContext(exp, config, seed, quick, tmp, quiet)
-        exp.measure(config, ctx)
+        with contextlib.nullcontext() if quiet else show_progress(exp.name):  # a bar per training run
+            exp.measure(config, ctx)
         return ctx
     finally:
         torch.set_num_threads(threads)
