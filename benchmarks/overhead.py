@@ -1,6 +1,7 @@
 """Step-time overhead of ``il.watch`` vs an uninstrumented loop and a naive per-statistic baseline.
 
-    python benchmarks/overhead.py [--reps 5] [--block 16] [--models mlp,cnn] [--threads N]
+    python benchmarks/overhead.py [--reps 5] [--block 16] [--models mlp,cnn] [--threads N] [--clock wall|cpu]
+                                  [--warmup 112]
 
 Models (CPU): an MLP of 10 Linear(512, 512) + ReLU layers, batch 256, and a small CNN (3 conv + ReLU,
 pool, linear; 16/32/64 channels), batch 32 of 3×32×32; SGD, cross-entropy. Each mode trains its own copy of the model
@@ -18,6 +19,16 @@ modes
               (t_core + Δ_ext / 50) / t_plain, with Δ_ext = the measured extra time of an extended
               step (fastest extended − fastest core step), from a watcher with ``hist_every=4`` (same code path; a 50-step period would need
               50-step blocks). ``hist/4`` shows that watcher's raw ratio.
+
+Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16). The default, 112, runs past
+the watchers' first flush (``flush_every=100``): until then every sum is shifted (exact std when
+|mean| ≫ std, one more pass over each tensor); from the first flush on, layers with |mean| ≤ 10·std
+skip the shift, which is the steady state of a training run. ``--warmup 16`` times the first window
+(as does ``every=16`` always: its first flush comes after 1,600 steps).
+
+``--clock cpu`` times blocks with ``time.thread_time()`` (CPU time of the calling thread) instead of
+the wall clock: on a machine shared with other jobs it counts this process's work only (use it with
+``--threads 1``, so that forward, backward and hooks all run on the timed thread).
 
 Goals (CPU): every=1 ≤ 1.15×, every=16 ≤ 1.03×, hist/50 ≤ 1.10×.
 """
@@ -114,7 +125,7 @@ def make_modes(base: nn.Module) -> dict[str, tuple[nn.Module, object]]:
     return modes
 
 
-def bench(kind: str, reps: int, block: int) -> dict[str, float]:
+def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int = 112) -> dict[str, float]:
     make, shape = MODELS[kind]
     torch.manual_seed(0)
     base = make()
@@ -133,16 +144,16 @@ def bench(kind: str, reps: int, block: int) -> dict[str, float]:
             m, ctx = modes[name]
             opt, out = opts[name], []
             for _ in range(n):
-                t0 = time.perf_counter()
+                t0 = clock()
                 opt.zero_grad()
                 F.cross_entropy(m(x), y).backward()
                 opt.step()
                 ctx.step()
-                out.append(time.perf_counter() - t0)
+                out.append(clock() - t0)
             return out
 
         for name in modes:  # warm-up, and align every=16 / hist/4 to their periods
-            run(name, 16)
+            run(name, warmup)
         for _ in range(reps):
             for name in modes:
                 st = run(name, block)
@@ -174,16 +185,21 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=16, help="steps per timed block (a multiple of 16)")
     ap.add_argument("--models", default="mlp,cnn")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--warmup", type=int, default=112, help="untimed steps per mode (a multiple of 16)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall: time.perf_counter; cpu: time.thread_time (this thread's CPU time)")
     a = ap.parse_args()
-    if a.block % 16:
-        raise SystemExit("--block must be a multiple of 16")
+    if a.block % 16 or a.warmup % 16:
+        raise SystemExit("--block and --warmup must be multiples of 16")
     if a.threads:
         torch.set_num_threads(a.threads)
     cols = ["naive", "every=1", "every=16", "hist/50", "hist/4"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, reps={a.reps}, block={a.block}")
+    clock = time.thread_time if a.clock == "cpu" else time.perf_counter
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, reps={a.reps}, block={a.block}, "
+          f"warmup={a.warmup}, clock={a.clock}")
     print(f"{'model':6s} {'plain ms':>9s} {'ext ms':>7s} " + " ".join(f"{c:>9s}" for c in cols))
     for kind in a.models.split(","):
-        r = bench(kind, a.reps, a.block)
+        r = bench(kind, a.reps, a.block, clock, a.warmup)
         print(f"{kind:6s} {r['plain_ms']:9.1f} {r['ext_ms']:7.1f} " + " ".join(f"{r[c]:8.3f}×" for c in cols)
               + "   (fastest blocks)")
         print(f"{'':6s} {'':9s} {'':7s} " + " ".join(f"{r['median'][c]:8.3f}×" for c in cols)

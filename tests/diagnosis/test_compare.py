@@ -12,8 +12,6 @@ from torch import nn
 import initlab as il
 from initlab.cli import main
 
-probes = pytest.importorskip("initlab.probes")
-
 
 def _mlp(act, width=300, depth=4, sw2=1.0, seed=0):
     g = torch.Generator().manual_seed(seed)

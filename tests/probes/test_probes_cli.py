@@ -39,6 +39,10 @@ def test_table_and_findings(factory, capsys):
     out = capsys.readouterr().out
     assert "loss (probe)" in out and "conv" in out and "findings" in out
     assert "[Forward] Layer 0, top blob 0 data:" in out
+    # Caffe's backward lines: the diff of each layer's bottom (input) blob, never of its top
+    assert "[Backward] Layer 1, bottom blob 0 diff:" in out and "[Backward] Layer 3, bottom blob 3.input diff:" in out
+    assert "[Backward] Layer 0, bottom" not in out and "top blob 0 diff" not in out  # the net input: no diff
+    assert "[Backward] All net params (data, diff): L1 norm = (" in out
 
 
 def test_zero_model_json_and_ce(factory, capsys):

@@ -1,17 +1,20 @@
 """il.watch: values vs autograd, no host syncs between flushes, save/load, cleanup, thinning, leaks."""
 from __future__ import annotations
 
+import copy
 import gc
 import tracemalloc
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import initlab as il
-from probes_testlib import gen, mlp
+from probes_testlib import cnn_bn, gen, mlp
 
 
 def _train(model, w, steps, x, y, lr=0.01, opt=None):
@@ -60,21 +63,122 @@ def test_watch_values_match_autograd_and_update_ratio():
     assert rec.name == "0" and rec.activation == "tanh" and rec.std == pytest.approx(a["std"][0, 0])
 
 
-def test_no_host_sync_between_flushes(monkeypatch):
+class _CountOps(TorchDispatchMode):
+    """Counts every aten op dispatched while active (forward, backward and hook ops alike)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _count_steps(model, x, y, watcher=None, steps=12, first=3):
+    """Op counts of steps first…steps-1 of an SGD loop (plain when ``watcher`` is None)."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step = watcher.step if watcher is not None else (lambda: None)
+    counter = _CountOps()
+    for i in range(steps):
+        if i == first:
+            counter.__enter__()
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        step()
+    counter.__exit__(None, None, None)
+    return counter.ops
+
+
+def test_no_host_sync_between_flushes_dispatch_count():
+    # every .item()/float()/bool()/int() of a tensor is one aten._local_scalar_dense: between
+    # flushes the watched loop makes exactly as many as the plain loop (none)
     model = mlp([10, 32, 32, 3], seed=0)
     x, y = _data()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    with il.watch(model, every=1, hist_every=10, flush_every=100) as w:
-        def boom(*a, **k):
-            raise AssertionError("host sync between flushes")
-        with monkeypatch.context() as mp:
-            for name in ("item", "cpu", "tolist"):
-                mp.setattr(torch.Tensor, name, boom)
-            _train(model, w, 50, x, y, opt=opt)
+    plain = _count_steps(copy.deepcopy(model), x, y)
+    with il.watch(model, every=1, hist_every=4, flush_every=10**9) as w:
+        watched = _count_steps(model, x, y, w)
+        assert len(w.store.steps) == 0  # nothing flushed yet
+    assert watched["_local_scalar_dense"] == plain["_local_scalar_dense"] == 0
+    # the mode sees the hooks' ops (forward and backward: one dot per output and per δ), so a sync
+    # in them would be counted
+    assert watched["dot"] >= 9 * 2 * 5 and plain["dot"] == 0
+    with _CountOps() as c:
+        float(torch.ones(2).sum())
+        bool(torch.ones(()) > 0)
+    assert c.ops["_local_scalar_dense"] == 2
     a = w.arrays()
-    assert a["std"].shape == (50, 5) and np.isfinite(a["std"]).all()
-    assert a["hist_steps"].tolist() == [0, 10, 20, 30, 40]
-    assert np.isfinite(a["dead_fraction"][::10, 1]).all() and np.isnan(a["dead_fraction"][1, 1])
+    assert a["std"].shape == (12, 5) and np.isfinite(a["std"]).all()
+    assert a["hist_steps"].tolist() == [0, 4, 8]
+    assert np.isfinite(a["dead_fraction"][::4, 1]).all() and np.isnan(a["dead_fraction"][1, 1])
+
+
+@pytest.mark.parametrize("make", ["mlp", "cnn_bn"])
+def test_watched_steps_run_on_meta_tensors(make):
+    # meta tensors hold no data: any read (.item(), .tolist(), .numpy(), .cpu(), bool()) raises, so
+    # steps that complete read nothing back; only the flush at the end does
+    model = (mlp([10, 32, 32, 3], seed=0) if make == "mlp" else cnn_bn()).to("meta")
+    x = torch.empty((16, 10) if make == "mlp" else (8, 1, 8, 8), device="meta")
+    y = torch.zeros(x.shape[0], dtype=torch.long, device="meta")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    reached = False
+    with pytest.raises(NotImplementedError, match="meta"):
+        with il.watch(model, hist_every=3, flush_every=10**9) as w:
+            for _ in range(10):
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+                w.step()
+            reached = True
+            assert "steps_recorded=10" in repr(w)
+            with pytest.raises(Exception, match="meta"):  # the check has teeth: a read raises
+                torch.ones(1, device="meta").item()
+    assert reached
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: torch.cuda.set_sync_debug_mode")
+def test_no_cuda_sync_between_flushes():
+    model = mlp([10, 32, 32, 3], seed=0).cuda()
+    x, y = (t.cuda() for t in _data())
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with il.watch(model, hist_every=3, flush_every=10**9) as w:
+        _train(model, w, 3, x, y, opt=opt)  # warm-up: index caches, snapshots, buffers
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            _train(model, w, 9, x, y, opt=opt)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    assert np.isfinite(w.arrays()["std"]).all()
+
+
+def test_flush_every_huge_grows_with_recorded_steps():
+    # flush_every=10**9 used to preallocate 10**9 rows (1.15 TB); memory now follows the steps
+    model = mlp([10, 16, 16, 3], seed=1)
+    twin = copy.deepcopy(model)
+    x, y = _data()
+    with il.watch(model, hist_every=5, flush_every=10**9) as w:
+        _train(model, w, 10, x, y)
+        small = w.buffer_bytes
+        _train(model, w, 130, x, y)
+        large = w.buffer_bytes
+        assert len(w.store.steps) == 0  # flushed only when asked
+        a = w.arrays()
+        assert len(w.store.steps) == 140
+    assert 0 < small <= 500_000  # one chunk of 128 rows (and one of histograms)
+    assert small < large <= 2 * small  # 140 rows: two chunks of 128 rows (one of 128 histograms)
+    with il.watch(twin, hist_every=5, flush_every=7) as w2:
+        _train(twin, w2, 140, x, y)
+    b = w2.arrays()
+    assert a["steps"].tolist() == list(range(140)) and len(a["hist_steps"]) == 28
+    for k in ("dead_fraction", "hist_counts", "weight_grad_norm", "update_ratio"):
+        np.testing.assert_array_equal(a[k], b[k])
+    # b's flushes switched moderate layers to unshifted sums: equal to float32 rounding (of the std)
+    for k in ("std", "grad_norm", "grad_std"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5)
+    assert np.all(np.abs(a["mean"] - b["mean"]) <= 1e-5 * a["std"])
 
 
 def test_every_and_hist_every_and_save_load_round_trip(tmp_path):
@@ -292,3 +396,49 @@ def test_functional_activations_label_watched_layers():
     assert w.arrays()["layer_activation"].tolist() == ["relu", "tanh", ""]
     assert [(r.name, r.activation) for r in w.summary()] == [("a", "relu"), ("b", "tanh"), ("c", None)]
     assert [r.activation for r in w.history[0].layers] == ["relu", "tanh", None]
+
+
+def test_inplace_activation_after_a_view_output_keeps_its_gradient():
+    # a Linear on 3-d input returns a view; ReLU(inplace=True) then rewrites it, which drops the
+    # view's grad_fn (and the δ hook on it): the hook moves to the view's base in time
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(inplace=True), nn.Linear(4, 2))
+    x = torch.randn(5, 6, 3, generator=gen(0))
+    ref = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    ref.load_state_dict(model.state_dict())
+    h = ref[0](x)
+    h.retain_grad()
+    ref[2](ref[1](h)).pow(2).sum().backward()
+    want = float(h.grad.norm())
+    assert model[0](x)._is_view()  # the case under test
+    ins = il.inspect(model, x, loss_fn=lambda out: out.pow(2).sum())
+    with il.watch(model, hist_every=None) as w:
+        model(x).pow(2).sum().backward()
+        w.step()
+    assert ins["0"].grad_norm == pytest.approx(want, rel=1e-6)
+    assert w.arrays()["grad_norm"][0, 0] == pytest.approx(want, rel=1e-5)
+    assert ins["1"].grad_norm is not None and ins["1"].extra["bottom_diff_abs_mean"] == pytest.approx(
+        float(h.grad.abs().mean()), rel=1e-6)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    model = mlp([10, 8, 3], seed=0)
+    x, y = _data()
+    with il.watch(model) as w:
+        _train(model, w, 3, x, y)
+    path = w.save(tmp_path / "h.npz")
+    before = (tmp_path / "h.npz").read_bytes()
+
+    def broken(file, **arrays):  # writes half a file, then fails
+        file.write(b"PK\x03\x04 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken)
+    monkeypatch.setattr(np, "savez", broken)
+    with il.watch(model) as w2:
+        _train(model, w2, 2, x, y)
+    with pytest.raises(OSError, match="disk full"):
+        w2.save(path)
+    assert (tmp_path / "h.npz").read_bytes() == before  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["h.npz"]  # no temporary left behind
+    monkeypatch.undo()
+    assert il.Watcher.load(path).arrays()["steps"].tolist() == [0, 1, 2]

@@ -5,8 +5,10 @@ Embedding); a :class:`Recorder` hooks them and, while ``active``, appends for ev
 reductions of :mod:`initlab.probes.stats` to one flat list of 0-d tensors (``vals``) with their
 ``(slot, stat)`` keys, where ``slot = (module index, call index)``. δ = ∂L/∂output comes from a tensor
 hook registered on the output during the forward pass (it sees δ of the value the module returned,
-even when an in-place activation modifies that tensor afterwards). Nothing here reads a value
-back from the device; the owner (:func:`~initlab.probes.inspection.inspect`,
+even when an in-place activation modifies that tensor afterwards; when that output is a view, whose
+hooks an in-place op would drop, a forward pre-hook of the in-place module moves the hook to the
+view's base first). In precise mode (inspection) a forward pre-hook also records Caffe's *bottom
+diff*, ∂L/∂input through this module alone. Nothing here reads a value back from the device; the owner (:func:`~initlab.probes.inspection.inspect`,
 :class:`~initlab.probes.watcher.Watcher`) stacks ``vals`` once per step.
 
 Hooks are always removed by :meth:`Recorder.remove` (the owners call it in ``finally``).
@@ -48,6 +50,7 @@ class ModuleSpec:
     fan_in: int | None = None
     fan_out: int | None = None
     nonneg: bool = False  # outputs are never negative (ReLU, sigmoid, softplus): Σ|y| = Σy
+    inplace: bool = False  # the module overwrites its input (``nn.ReLU(inplace=True)``)
     follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
     transposed: bool = False  # weight stored (in, out): Hugging Face Conv1D
 
@@ -92,7 +95,8 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             if act is None or act.name == "identity":
                 continue
             kind, cf = "activation", None
-        spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf)
+        spec = ModuleSpec(len(specs), label, m, kind, type(m).__name__, act, cf,
+                          inplace=getattr(m, "inplace", False) is True)
         if kind in ("linear", "conv"):
             spec.fan_in, spec.fan_out = layer_fans(m)
             c = hf_conv1d()
@@ -154,6 +158,10 @@ class Recorder:
                 "model has no supported layers to probe (expected nn.Linear, nn.Conv*, norm layers, "
                 f"nn.Embedding or activation modules such as nn.ReLU); found modules: {found}")
         self.bins, self.precise, self.grad_mode_only = bins, precise, grad_mode_only
+        self._inplace = any(sp.inplace for sp in self.specs)
+        # slots (forward) and (slot, "g") (backward) whose sums may skip the shift: set by the owner
+        # from statistics it has read back (the Watcher: |mean| ≤ 10·std at its last flush)
+        self.unshifted: set = set()
         self.acc = torch.float64 if precise else S.ACC
         self.active = False
         self.extended = False
@@ -166,6 +174,9 @@ class Recorder:
     def install(self) -> None:
         for spec in self.specs:
             self.handles.append(spec.module.register_forward_hook(self._make_hook(spec)))
+            # before the call: Caffe's bottom diffs (precise), and δ hooks an in-place module would lose
+            if self.precise or spec.inplace:
+                self.handles.append(spec.module.register_forward_pre_hook(self._make_pre_hook(spec)))
 
     def remove(self) -> None:
         for h in self.handles:
@@ -184,14 +195,86 @@ class Recorder:
         self.hists: list[tuple[tuple[int, int], Tensor]] = []
         self.input_numel: dict[tuple[int, int], int] = {}
         self._positive: dict[int, tuple[Any, int, Tensor]] = {}  # id(output) -> (weakref, version, count)
+        # precise mode: the bottom (input) of each call, for Caffe's backward lines
+        self.bottoms: dict[tuple[int, int], tuple[str | None, int]] = {}  # slot -> (source label, numel)
+        self._tops: dict[int, tuple[Any, int, str]] = {}  # id(output) -> (weakref, version, label)
+        self._pending: dict[int, tuple[list, str | None, int]] = {}  # spec index -> (slot cell, source, numel)
+        # with in-place modules: id(output) -> (weakref, slot, gen, fired cell) of its δ hook
+        self._grad_hooks: dict[int, tuple[Any, tuple[int, int], int, list]] = {}
         self._cf = False
 
     def _make_hook(self, spec: ModuleSpec):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            if (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
-                    and (not self.grad_mode_only or torch.is_grad_enabled())):
+            if self._recording():
                 self._forward(spec, args, output)
         return hook
+
+    def recording(self) -> bool:
+        """Whether a forward pass now would be recorded (active, not silenced by an exclusive recorder,
+        grad mode when ``grad_mode_only``)."""
+        return self._recording()
+
+    def _recording(self) -> bool:
+        return (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
+                and (not self.grad_mode_only or torch.is_grad_enabled()))
+
+    def _make_pre_hook(self, spec: ModuleSpec):
+        def pre_hook(module: nn.Module, args: tuple) -> tuple | None:
+            if not (self.backward and self._recording() and args and isinstance(args[0], Tensor)):
+                return None
+            x = args[0]
+            if not (x.is_floating_point() and x.requires_grad):
+                return None
+            if spec.inplace:
+                self._keep_grad_hook(x)
+            # a net input (a leaf) gets no diff in Caffe (its bottom does not need backward)
+            if self.precise and x.grad_fn is not None:
+                return self._bottom_hook(spec, args)
+            return None
+        return pre_hook
+
+    @staticmethod
+    def _pre_inplace_target(x: Tensor) -> Tensor | None:
+        """Where a hook sees ∂L/∂x before an in-place op on x: x itself, or the base of a view of its
+        whole base (an in-place op on a view drops the view's grad_fn, and hooks with it)."""
+        if not x._is_view():
+            return x
+        base = x._base
+        return base if base.numel() == x.numel() and base.requires_grad else None
+
+    def _keep_grad_hook(self, x: Tensor) -> None:
+        """x (a recorded output) is about to be modified in place: move its δ hook off a view."""
+        entry = self._grad_hooks.get(id(x))
+        if entry is None or entry[0]() is not x or not x._is_view():
+            return
+        target = self._pre_inplace_target(x)
+        if target is not None:
+            _, slot, gen, fired = entry
+            target.register_hook(lambda g: self._backward(slot, gen, g, fired))
+
+    def _bottom_hook(self, spec: ModuleSpec, args: tuple) -> tuple | None:
+        x = args[0]
+        top = self._tops.get(id(x))
+        source = top[2] if top is not None and top[0]() is x and top[1] == x._version else None
+        cell, gen = [None], self.gen
+        if spec.inplace:  # the hook must sit on x as it is before the module overwrites it
+            target, out = self._pre_inplace_target(x), None
+            if target is None:
+                return None
+        else:
+            # a fresh alias that only this module consumes: its gradient is this module's share of
+            # ∂L/∂x (what Caffe's split layers give)
+            target = alias = x.view_as(x)
+            out = (alias,)
+        target.register_hook(lambda g: self._bottom(cell, gen, g))
+        self._pending[spec.index] = (cell, source, x.numel())
+        return None if out is None else out + tuple(args[1:])
+
+    def _bottom(self, cell: list, gen: int, g: Tensor) -> None:
+        if gen != self.gen or cell[0] is None or g is None:
+            return
+        self.vals.append(g.detach().to(self.acc).abs().sum())
+        self.keys.append((cell[0], "bl1"))
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -205,6 +288,7 @@ class Recorder:
 
     # --- recording ------------------------------------------------------------------------------
     def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:
+        pending = self._pending.pop(spec.index, None)
         y = first_tensor(output)
         if y is None or not y.is_floating_point() or y.numel() == 0:
             return
@@ -212,6 +296,11 @@ class Recorder:
         self.calls[spec.index] = k + 1
         slot = (spec.index, k)
         self.slots.append(slot)
+        if pending is not None:
+            pending[0][0] = slot
+            self.bottoms[slot] = pending[1:]
+        if self.precise:
+            self._tops[id(y)] = (weakref.ref(y), y._version, spec.name if k == 0 else f"{spec.name}#{k}")
         yd = y.detach()
         if spec.channels_first is None:
             cf = self._cf
@@ -224,19 +313,20 @@ class Recorder:
             yd = yd.to(acc)
             vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
             keys.append((slot, "std"))
-        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass
-            s, sq = S.grad_core(yd, acc)
-            vals += (s, sq)
-            keys += ((slot, "sum"), (slot, "sq"))
+        shift = slot not in self.unshifted
+        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass (Σ|y| = n·mean)
+            vals += S.grad_core(yd, acc, shift)
+            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"))
         else:
-            s, sq, l1 = S.core(yd, acc)
-            vals += (s, sq, l1)
-            keys += ((slot, "sum"), (slot, "sq"), (slot, "l1"))
+            vals += S.core(yd, acc, shift)
+            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"), (slot, "l1"))
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
         if self.backward and y.requires_grad:
-            gen = self.gen
-            y.register_hook(lambda g, slot=slot, gen=gen: self._backward(slot, gen, g))
+            gen, fired = self.gen, [False]
+            y.register_hook(lambda g: self._backward(slot, gen, g, fired))
+            if self._inplace:  # an in-place module may overwrite y next: see _keep_grad_hook
+                self._grad_hooks[id(y)] = (weakref.ref(y), slot, gen, fired)
 
     def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple,
                   y: Tensor | None = None) -> None:
@@ -272,13 +362,13 @@ class Recorder:
                 keys.append((slot, "in_pos"))
                 self.input_numel[slot] = x.numel()
 
-    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor) -> None:
-        if gen != self.gen or g is None:
+    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor, fired: list) -> None:
+        if gen != self.gen or g is None or fired[0]:
             return
-        if self.precise:
+        fired[0] = True
+        if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
-            self.vals.append(g.abs().sum())
-            self.keys.append((slot, "gl1"))
-        s, sq = S.grad_core(g, self.acc)
-        self.vals += (s, sq)
-        self.keys += ((slot, "gsum"), (slot, "gsq"))
+            self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
+            self.keys += ((slot, "gl1"), (slot, "gstd"))
+        self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
+        self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))

@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from ..formats import HTMLReportMixin
 from ..structure import CONV_LAYERS
 from .findings import Finding, Thresholds, diagnose
-from .hooks import ModuleSpec, Recorder, first_tensor
+from .caffe import debug_info, net_param_norms
+from .hooks import ModuleSpec, Recorder
 from .output import LogitStats, logit_stats, model_output
 from .transformer import TransformerProbes, transformer_table
 from .transformer_findings import diagnose_transformer
@@ -88,27 +89,9 @@ class Inspection(HTMLReportMixin):
                 "logits": None if self.logits is None else self.logits.to_dict(), "notes": list(self.notes)}
 
     def caffe(self) -> str:
-        """Caffe ``debug_info`` lines: mean |x| of each layer's output, parameters and their gradients.
-
-        Forward lines in forward order, backward lines in backward order, as Caffe prints them.
-        """
-        fmt = lambda v: "nan" if v is None else f"{v:.6g}"  # noqa: E731
-        lines = []
-        for r in self.layers:
-            lines.append(f"[Forward] Layer {r.label}, top blob {r.label} data: {fmt(r.abs_mean)}")
-            if r.weight_abs_mean is not None:
-                lines.append(f"[Forward] Layer {r.label}, param blob 0 data: {fmt(r.weight_abs_mean)}")
-            if r.extra.get("bias_abs_mean") is not None:
-                lines.append(f"[Forward] Layer {r.label}, param blob 1 data: {fmt(r.extra['bias_abs_mean'])}")
-        for r in reversed(self.layers):
-            if r.grad_abs_mean is None:
-                continue
-            lines.append(f"[Backward] Layer {r.label}, top blob {r.label} diff: {fmt(r.grad_abs_mean)}")
-            if r.extra.get("weight_grad_abs_mean") is not None:
-                lines.append(f"[Backward] Layer {r.label}, param blob 0 diff: {fmt(r.extra['weight_grad_abs_mean'])}")
-            if r.extra.get("bias_grad_abs_mean") is not None:
-                lines.append(f"[Backward] Layer {r.label}, param blob 1 diff: {fmt(r.extra['bias_grad_abs_mean'])}")
-        return "\n".join(lines)
+        """Caffe ``debug_info`` lines (:func:`initlab.probes.caffe.debug_info`): top data, bottom and
+        param diffs (asum/count), and the net's parameter norms."""
+        return debug_info(self.layers, self.meta.get("net_params"))
 
     def table(self) -> str:
         """A fixed-width table: one row per layer call."""
@@ -324,6 +307,7 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         r = raw.get(slot, {})
         d = derive({k: np.float64(v) for k, v in r.items()}, np.float64(n),
                    np.float64(rec.input_numel.get(slot, math.nan)), np.bool_("sum" in r), np.bool_("gsq" in r))
+        d.pop("grad_mean")  # the Watcher plans its shifts with it; LayerStats has no such field
         val = {k: (float(v) if _SOURCE.get(k, k) in r else None) for k, v in d.items()}
         ls = layer_stats(spec.name, spec.kind, spec.module_type, slot[1], spec.fan_in, spec.fan_out,
                          spec.activation, activation_spec=spec.activation_spec, units=units, batch_size=batch,
@@ -331,6 +315,10 @@ def build_records(rec: Recorder, values: list[float], param: dict[int, dict[str,
         if hists and slot in hists and finite(ls.min) and finite(ls.max):
             ls.hist_counts = hists[slot]
             ls.hist_edges = np.linspace(ls.min, ls.max, len(hists[slot]) + 1).tolist()
+        if "bl1" in r:  # Caffe's bottom diff (precise mode)
+            source, numel = rec.bottoms[slot]
+            ls.extra["bottom_blob"] = source if source is not None else f"{ls.label}.input"
+            ls.extra["bottom_diff_abs_mean"] = r["bl1"] / numel
         for k, v in (param or {}).get(spec.index, {}).items():
             if hasattr(ls, k) and k != "extra":
                 setattr(ls, k, v)
@@ -389,11 +377,12 @@ def inspect(model: nn.Module, inputs: Any, targets: Any = None,
             ran = {sl[0] for sl in rec.slots}
             params = {s.index: _param_stats(s) for s in rec.specs if s.index in ran}
             layers = build_records(rec, values, params, hists)
+            net_params = net_param_norms(model) if loss_val is not None else None
         finally:
             rec.remove()
     if not layers:
         raise ValueError("none of the model's probed layers ran on these inputs (or their outputs were "
                          "not floating-point tensors)")
     batch = layers[0].batch_size
-    return Inspection(layers, loss_val, kind, batch, blocks=tp.blocks, attention=tp.attention, logits=logits,
-                      notes=tp.notes)
+    return Inspection(layers, loss_val, kind, batch, {"net_params": net_params} if net_params else {},
+                      blocks=tp.blocks, attention=tp.attention, logits=logits, notes=tp.notes)

@@ -13,13 +13,19 @@ r"""Watching training: per-step, per-layer statistics at a few percent of the st
 >>> a["std"].shape, a["layers"].tolist(), a["hist_counts"].shape
 ((10, 3), ['0', '1', '2'], (2, 3, 30))
 
-How it stays cheap. Inside the hooks each output tensor is reduced to three numbers (Σx, ‖x‖₂,
-Σ|x|) and each δ = ∂L/∂output to two, on the tensor's device; parameter gradients are reduced with
-one ``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are stacked and written into one
-row of a preallocated device buffer of ``flush_every`` rows. Nothing reads a value back (no ``.item()``,
-``.cpu()``, ``.tolist()``) until the buffer is full or the history is read: a *flush* then copies the
-buffer to the host once and derives the statistics in float64. Extended statistics (min/max,
-histograms, zero/positive/saturated fractions, dead and distinct units, sign coherence) run only every
+How it stays cheap. Inside the hooks each output tensor is reduced to four numbers (a shift c =
+its first entry, Σ(x − c), Σ(x − c)², Σ|x|) and each δ = ∂L/∂output to three, on the tensor's
+device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`; it costs
+one more pass, so after each flush the layers whose |mean| ≤ ``SHIFT_RATIO``·std skip it until the
+next flush, which would catch a drift and shift again); parameter gradients are reduced with one
+``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are
+stacked and written into one row of a device buffer. Nothing reads a value back (no ``.item()``,
+``.cpu()``, ``.tolist()``) until ``flush_every`` rows are recorded or the history is read: a *flush*
+then copies the rows to the host once and derives the statistics in float64 into the
+:class:`~initlab.probes.history.History`. The buffer grows in chunks of at most ``CHUNK_ROWS`` rows
+as steps are recorded, so its memory follows the recorded steps, not ``flush_every``
+(``flush_every=10**9`` means "flush when I read"). Extended statistics (min/max, histograms,
+zero/positive/saturated fractions, dead and distinct units, sign coherence) run only every
 ``hist_every`` steps. The update ratio ‖ΔW‖/‖W‖ needs the weights before ``opt.step()``: at the step
 boundary before each recorded step, at most ``UPDATE_ROWS`` = 64 evenly spaced rows (units) of each
 weight are copied into one preallocated snapshot, and the ratio is measured on those rows (exact for
@@ -29,52 +35,46 @@ Protocol: ``loss.backward(); opt.step(); w.step()`` — weight gradients are rea
 ``zero_grad()`` at the start of the next iteration, not before ``w.step()``. Forward passes under
 ``torch.no_grad()`` (validation) are not recorded.
 
-History file (``w.save(path)``, ``.npz``, ``format_version`` 1; layout in docs/CONTRACTS.md):
-``steps`` (S,), ``layers`` (L,), one (S, L) float64 array per statistic (NaN where not recorded),
-``hist_steps`` (H,), ``hist_counts`` (H, L, B), ``hist_edges`` (H, L, B+1), and per-layer metadata
-``layer_kind``, ``layer_module_type``, ``layer_activation``, ``layer_fan_in``, ``layer_fan_out``.
-With ``max_history`` the oldest rows are thinned (every second one dropped) to keep at most that many.
+The history (``w.arrays()``, ``w.save(path)``, ``Watcher.load``) is described in
+:mod:`initlab.probes.history` and docs/CONTRACTS.md.
+
+A model with repeated blocks (a transformer's layers, :func:`initlab.structure.residual_blocks`) also
+gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.StreamRecorder`: three
+``var`` reductions per block on the device, copied at each flush): ``arrays()`` adds ``stream_steps``,
+``stream_blocks``, ``stream_input_std``, ``stream_std`` and ``branch_ratio`` ((S, blocks)), and
+:meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
+and the stream gradient stay ``inspect``-only.
 """
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..formats import HTMLReportMixin
-from .findings import Finding, Thresholds, diagnose
+from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
+from .buffers import DeviceRows
+from .findings import Finding, Thresholds
+from .history import History, StepRecord
 from .hooks import Recorder
-from .inspection import attach_activations
-from .records import LayerStats, layer_stats
+from .records import LayerStats
+from .stream import STREAM_KEYS, StreamRecorder, block_stats
+from .transformer_findings import diagnose_transformer
 from .stats import derive, sign_coherence
 
 __all__ = ["watch", "Watcher", "StepRecord", "STATS", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
 # raw device columns per layer slot (per-module ones live in the slot of the module's first call)
-_RAW = ("sum", "sq", "l1", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead", "distinct", "in_pos",
-        "wgrad", "bgrad", "wnorm", "update", "coh")
+_RAW = ("shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead",
+        "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh")
 _RI = {k: i for i, k in enumerate(_RAW)}
 UPDATE_ROWS = 64  # ‖ΔW‖/‖W‖ uses at most this many evenly spaced units (rows) per weight
+CHUNK_ROWS = 128  # the device buffer grows by chunks of at most this many rows
+SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std at a flush skips the shift until the next one
 _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
-# statistics kept in the history, named as in LayerStats (the first 14 are the CONTRACTS list)
-STATS = ("mean", "std", "abs_mean", "grad_norm", "weight_grad_norm", "bias_grad_norm", "update_ratio",
-         "dead_fraction", "saturated_fraction", "distinct_units", "sign_coherence", "min", "max",
-         "zero_fraction", "grad_std", "positive_fraction", "input_positive_fraction",
-         "nonfinite_forward", "nonfinite_backward")
-_CORE = ("mean", "std", "abs_mean", "grad_norm", "grad_std", "weight_grad_norm", "bias_grad_norm", "update_ratio")
-_META = ("layer_kind", "layer_module_type", "layer_activation", "layer_fan_in", "layer_fan_out")
-
-
-class StepRecord(NamedTuple):
-    """One recorded step of :attr:`Watcher.history`."""
-
-    step: int
-    layers: list[LayerStats]
 
 
 def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
@@ -86,7 +86,12 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
 
 
 class Watcher(HTMLReportMixin):
-    """Records layer statistics over training; use through :func:`watch` as a context manager."""
+    """Records layer statistics over training; use through :func:`watch` as a context manager.
+
+    Recording (hooks, device buffers, flushes) lives here; the host history, its file and its
+    reading (:meth:`arrays`, :meth:`save`, :meth:`load`, :attr:`history`, :meth:`summary`,
+    :meth:`findings`) live in :class:`~initlab.probes.history.History` (``self.store``).
+    """
 
     def __init__(self, model: nn.Module | None, *, every: int = 1, hist_every: int | None = 50,
                  flush_every: int = 100, max_history: int | None = None, bins: int = 30,
@@ -100,17 +105,14 @@ class Watcher(HTMLReportMixin):
         self.bins = _pos_int("bins", bins)
         self.model = model
         self.step_count = 0
+        self.store = History(bins=self.bins, max_history=self.max_history)
         self._rec = (Recorder(model, bins=bins, saturation_margin=saturation_margin, grad_mode_only=True)
                      if model is not None else None)
         self._update = bool(update_ratio)
         self._inside = False
-        # layer columns, discovered in forward order
-        self._cols: dict[tuple[int, int], int] = {}
-        self._labels: list[str] = []
-        self._meta: dict[str, list[Any]] = {k: [] for k in _META}
-        # device buffers
-        self._buf: Tensor | None = None
-        self._hbuf: Tensor | None = None
+        self._cols: dict[tuple[int, int], int] = {}  # slot -> layer column, in forward order
+        self._buf: DeviceRows | None = None   # (row, column, raw statistic)
+        self._hbuf: DeviceRows | None = None  # (extended row, column, bin)
         self._rows: list[tuple[int, dict[int, int], dict[int, int], int]] = []  # (step, numel, input numel, batch)
         self._hrows: list[tuple[int, int]] = []  # (step, row in the current buffer)
         self._idx_cache: dict[tuple[int, ...], Tensor] = {}
@@ -118,13 +120,8 @@ class Watcher(HTMLReportMixin):
         self._snap_norms: list[Tensor] | None = None
         self._wspecs: list[Any] = [sp for sp in self._rec.specs if sp.weight is not None
                                    and sp.weight.requires_grad] if self._rec is not None else []
-        # host history
-        self._steps = np.zeros(0, np.int64)
-        self._batch = np.zeros(0, np.int64)
-        self._host: dict[str, np.ndarray] = {k: np.zeros((0, 0)) for k in STATS}
-        self._hsteps = np.zeros(0, np.int64)
-        self._hcounts = np.zeros((0, 0, self.bins))
-        self._hedges = np.zeros((0, 0, self.bins + 1))
+        self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
+        self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
 
     # --- context manager -------------------------------------------------------------------------
     def __enter__(self) -> "Watcher":
@@ -133,6 +130,7 @@ class Watcher(HTMLReportMixin):
         if self._inside:
             raise ValueError("this Watcher is already active")
         self._rec.install()
+        self._stream.install()
         self._inside = True
         self._arm(self.step_count)
         return self
@@ -144,6 +142,7 @@ class Watcher(HTMLReportMixin):
         """Remove the hooks and flush (also called on leaving the ``with`` block, even on error)."""
         if self._rec is not None:
             self._rec.remove()
+            self._stream.remove()
         self._inside = False
         self._snap = self._snap_norms = None
         self.flush()
@@ -154,6 +153,7 @@ class Watcher(HTMLReportMixin):
         ext = self.hist_every is not None and s % self.hist_every == 0
         rec.extended = ext
         rec.active = ext or s % self.every == 0
+        self._stream.active = rec.active
         if rec.active and self._update and self._wspecs:
             ws = self._update_rows()
             if self._snap is None:
@@ -182,30 +182,23 @@ class Watcher(HTMLReportMixin):
         rec = self._rec
         if rec.active and rec.slots:
             self._record(self.step_count, rec.extended)
+        if rec.active:
+            self._stream.record(self.step_count)
         rec.new_frame()
         self.step_count += 1
         self._arm(self.step_count)
 
     def _add_columns(self) -> None:
         rec = self._rec
-        new = [sl for sl in rec.slots if sl not in self._cols]
-        for sl in new:
-            spec = rec.specs[sl[0]]
-            self._cols[sl] = len(self._labels)
-            self._labels.append(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}")
-            for k, v in zip(_META, (spec.kind, spec.module_type, spec.activation or "",
-                                    spec.fan_in or 0, spec.fan_out or 0)):
-                self._meta[k].append(v)
-        if new and self._buf is not None and self._buf.shape[1] < len(self._labels):
-            self._grow(len(self._labels))
-
-    def _grow(self, n: int) -> None:
-        cap = max(2 * self._buf.shape[1], n)
-        buf = self._buf.new_full((self._buf.shape[0], cap, len(_RAW)), math.nan)
-        buf[:, :self._buf.shape[1]] = self._buf
-        hbuf = self._hbuf.new_full((self._hbuf.shape[0], cap, self.bins), math.nan)
-        hbuf[:, :self._hbuf.shape[1]] = self._hbuf
-        self._buf, self._hbuf = buf, hbuf
+        for sl in rec.slots:
+            if sl not in self._cols:
+                spec = rec.specs[sl[0]]
+                self._cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
+                                                      spec.kind, spec.module_type, spec.activation,
+                                                      spec.fan_in, spec.fan_out)
+        if self._buf is not None:
+            self._buf.widen(len(self._cols))
+            self._hbuf.widen(len(self._cols))
 
     def _record(self, s: int, extended: bool) -> None:
         rec = self._rec
@@ -216,39 +209,40 @@ class Watcher(HTMLReportMixin):
             return
         dev = vals[0].device
         if self._buf is None:
-            cap = max(16, 2 * len(self._labels))
-            self._buf = torch.full((self.flush_every, cap, len(_RAW)), math.nan, dtype=torch.float32, device=dev)
-            hrows = self.flush_every // self.hist_every + 1 if self.hist_every else 1
-            self._hbuf = torch.full((hrows, cap, self.bins), math.nan, dtype=torch.float32, device=dev)
+            cap, chunk = max(16, 2 * len(self._cols)), min(self.flush_every, CHUNK_ROWS)
+            self._buf = DeviceRows(cap, len(_RAW), chunk, dev)
+            self._hbuf = DeviceRows(cap, self.bins, chunk, dev)
         cols, K = self._cols, len(_RAW)
         idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
         r = len(self._rows)
-        row = self._buf[r].view(-1)
+        row = self._buf.row(r).view(-1)
         row.fill_(math.nan)
         # one stack (it promotes the int64 counts and any float64 values), one cast; a recorded NaN
         # becomes _NAN_MARK, so that the row's NaN fill means "not recorded"
         row.index_copy_(0, idx, torch.stack(vals).to(torch.float32).nan_to_num_(_NAN_MARK, math.inf, -math.inf))
         numel = {cols[sl]: m[0] for sl, m in rec.meta.items()}
         in_n = {cols[sl]: n for sl, n in rec.input_numel.items()}
-        batch = rec.meta[rec.slots[0]][1]
-        self._rows.append((s, numel, in_n, batch))
+        self._rows.append((s, numel, in_n, rec.meta[rec.slots[0]][1]))
         if extended and rec.hists:
-            h = len(self._hrows)
-            hrow = self._hbuf[h]
+            hrow = self._hbuf.row(len(self._hrows))
             hrow.fill_(math.nan)
-            hidx = self._index(tuple(cols[sl] for sl, _ in rec.hists), dev)
-            hrow.index_copy_(0, hidx, torch.stack([c for _, c in rec.hists]))
+            hrow.index_copy_(0, self._index(tuple(cols[sl] for sl, _ in rec.hists), dev),
+                             torch.stack([c for _, c in rec.hists]))
             self._hrows.append((s, r))
-        if len(self._rows) >= self.flush_every or len(self._hrows) >= self._hbuf.shape[0]:
+        if len(self._rows) >= self.flush_every:
             self.flush()
 
     def _index(self, pos: tuple[int, ...], dev: torch.device) -> Tensor:
-        """A cached device index tensor (the layout repeats, so the host→device copy happens once)."""
+        """A cached device index tensor (the layout repeats, so the host→device copy happens once;
+        on CUDA it is a non-blocking copy from pinned memory, so not even a cache miss waits)."""
         idx = self._idx_cache.get(pos)
         if idx is None:
             if len(self._idx_cache) > 32:
                 self._idx_cache.clear()
-            idx = self._idx_cache[pos] = torch.tensor(pos, dtype=torch.long).to(dev)
+            host = torch.tensor(pos, dtype=torch.long)
+            if dev.type == "cuda":
+                host = host.pin_memory()
+            idx = self._idx_cache[pos] = host.to(dev, non_blocking=dev.type == "cuda")
         return idx
 
     def _param_stats(self, vals: list[Tensor], keys: list, extended: bool) -> None:
@@ -282,111 +276,89 @@ class Watcher(HTMLReportMixin):
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Copy the device buffer to the host history (the only place values are read back)."""
+        """Copy the recorded rows to the host history (the only place values are read back)."""
+        if self._stream is not None:
+            self._stream.flush()
         if not self._rows:
             return
-        R, L, B = len(self._rows), len(self._labels), self.bins
-        data = self._buf[:R, :L].cpu().numpy().astype(np.float64)  # (R, L, K)
-        n = np.full((R, L), np.nan)
-        in_n = np.full((R, L), np.nan)
+        R, L, B = len(self._rows), len(self._cols), self.bins
+        data = self._buf.read(R, L)  # (R, L, K)
+        n, in_n = np.full((R, L), np.nan), np.full((R, L), np.nan)
         for i, (_, nd, ind, _) in enumerate(self._rows):
-            for c, v in nd.items():
-                n[i, c] = v
-            for c, v in ind.items():
-                in_n[i, c] = v
+            n[i, list(nd)] = list(nd.values())
+            in_n[i, list(ind)] = list(ind.values())
         present = ~np.isnan(data)
         data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
-        nonneg = np.array([self._rec.specs[sl[0]].nonneg if self._rec else False for sl in self._cols], bool)
-        raw["l1"] = np.where(nonneg[None, :L] & present[..., _RI["sum"]], raw["sum"], raw["l1"])  # Σ|y| = Σy
+        nonneg = np.zeros(L, bool)
+        for sl, c in self._cols.items():
+            nonneg[c] = self._rec.specs[sl[0]].nonneg
+        # Σ|y| = Σy = n·c + Σ(y − c) where the hooks skipped the abs pass
+        raw["l1"] = np.where(nonneg[None, :] & present[..., _RI["sum"]], n * raw["shift"] + raw["sum"], raw["l1"])
         st = derive(raw, n, in_n, present[..., _RI["sum"]], present[..., _RI["gsq"]])
         with np.errstate(invalid="ignore", divide="ignore"):
             st["weight_grad_norm"] = raw["wgrad"]
             st["bias_grad_norm"] = raw["bgrad"]
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
-        self._append_rows(np.array([r[0] for r in self._rows], np.int64),
+        self._plan_shifts(st)
+        self.store.append(np.array([r[0] for r in self._rows], np.int64),
                           np.array([r[3] for r in self._rows], np.int64), {k: st[k] for k in STATS})
         if self._hrows:
             H = len(self._hrows)
-            counts = self._hbuf[:H, :L].cpu().numpy().astype(np.float64)
+            counts = self._hbuf.read(H, L)
             rows = [r for _, r in self._hrows]
             lo, hi = st["min"][rows], st["max"][rows]  # (H, L)
             with np.errstate(invalid="ignore"):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
-            self._append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
+            self.store.append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
         self._rows, self._hrows = [], []
 
-    def _pad(self, a: np.ndarray, L: int) -> np.ndarray:
-        if a.shape[1] == L:
-            return a
-        pad = [(0, 0), (0, L - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
-        return np.pad(a, pad, constant_values=np.nan)
+    def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
+        """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
+        |mean| ≤ ``SHIFT_RATIO``·std on every row just flushed (then mean²/var ≤ 100 and float32 keeps
+        ≥ 5 digits of the variance). Everything starts shifted; a drift shows at the next flush, where
+        an unshifted variance that lost its digits reads as |mean|/std ≳ 10³ and turns the shift on."""
+        def moderate(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+            rec = ~np.isnan(mean)
+            with np.errstate(invalid="ignore"):
+                ok = np.abs(mean) <= SHIFT_RATIO * std  # NaN/inf → False
+            return (ok | ~rec).all(axis=0) & rec.any(axis=0)
 
-    def _append_rows(self, steps: np.ndarray, batch: np.ndarray, st: dict[str, np.ndarray]) -> None:
-        L = len(self._labels)
-        self._steps = np.concatenate([self._steps, steps])
-        self._batch = np.concatenate([self._batch, batch])
-        for k in STATS:
-            self._host[k] = np.concatenate([self._pad(self._host[k], L),
-                                            self._pad(st[k], L)])
-        keep = self._thin(len(self._steps))
-        if keep is not None:
-            self._steps, self._batch = self._steps[keep], self._batch[keep]
-            self._host = {k: v[keep] for k, v in self._host.items()}
+        fwd, bwd = moderate(st["mean"], st["std"]), moderate(st["grad_mean"], st["grad_std"])
+        self._rec.unshifted = ({sl for sl, c in self._cols.items() if fwd[c]}
+                               | {(sl, "g") for sl, c in self._cols.items() if bwd[c]})
 
-    def _append_hists(self, steps: np.ndarray, counts: np.ndarray, edges: np.ndarray) -> None:
-        L = len(self._labels)
-        self._hsteps = np.concatenate([self._hsteps, steps])
-        self._hcounts = np.concatenate([self._pad(self._hcounts, L), self._pad(counts, L)])
-        self._hedges = np.concatenate([self._pad(self._hedges, L), self._pad(edges, L)])
-        keep = self._thin(len(self._hsteps))
-        if keep is not None:
-            self._hsteps, self._hcounts, self._hedges = self._hsteps[keep], self._hcounts[keep], self._hedges[keep]
+    @property
+    def buffer_bytes(self) -> int:
+        """Bytes of device memory the row buffers hold now (they grow with the recorded steps)."""
+        return sum(b.nbytes for b in (self._buf, self._hbuf) if b is not None)
 
-    def _thin(self, S: int) -> np.ndarray | None:
-        """Indices to keep so that at most ``max_history`` rows remain: halve the oldest rows."""
-        m = self.max_history
-        if m is None or S <= m:
-            return None
-        idx = np.arange(S)
-        while len(idx) > m:
-            old = len(idx) - m // 2  # the recent m/2 rows stay dense
-            idx = np.concatenate([idx[:old:2], idx[old:]])
-        return idx
-
-    # --- reading ----------------------------------------------------------------------------------
+    # --- reading (the History, flushed first) -----------------------------------------------------
     @property
     def layers(self) -> list[str]:
         """Layer labels (``name`` or ``name#k`` for a module's k-th call in a step), forward order."""
-        return list(self._labels)
+        return self.store.layers
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``)."""
+        """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``),
+        plus the residual stream's arrays when the model has repeated blocks."""
         self.flush()
-        L = len(self._labels)
-        out: dict[str, np.ndarray] = {
-            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-            "steps": self._steps.copy(),
-            "layers": np.array(self._labels, dtype=str) if L else np.zeros(0, dtype="<U1"),
-            "batch_size": self._batch.copy(),
-        }
-        for k in STATS:
-            out[k] = self._pad(self._host[k], L).copy()
-        out["hist_steps"] = self._hsteps.copy()
-        out["hist_counts"] = self._pad(self._hcounts, L).copy()
-        out["hist_edges"] = self._pad(self._hedges, L).copy()
-        for k in _META:
-            v = self._meta[k]
-            out[k] = np.array(v, dtype=np.int64) if k in ("layer_fan_in", "layer_fan_out") else np.array(v, dtype=str)
-        return out
+        return {**self.store.arrays(), **self.stream_arrays()}
+
+    def stream_arrays(self) -> dict[str, np.ndarray]:
+        """The residual stream per recorded step and block ({} without repeated blocks)."""
+        if self._stream is not None and self._stream.blocks:
+            return self._stream.arrays()
+        return dict(self._stream_loaded)
 
     def save(self, path: str | os.PathLike) -> str:
-        """Write :meth:`arrays` to an ``.npz`` file (``.npz`` is appended if missing); returns the path."""
+        """Write :meth:`arrays` to an ``.npz`` file, atomically (``.npz`` is appended if missing);
+        returns the path."""
+        self.flush()
         p = os.fspath(path)
-        if not p.endswith(".npz"):
-            p += ".npz"
-        np.savez(p, **self.arrays())
+        p = p if p.endswith(".npz") else p + ".npz"
+        write_npz(p, self.arrays())
         return p
 
     @classmethod
@@ -395,114 +367,43 @@ class Watcher(HTMLReportMixin):
 
         ``prefix`` selects one variant of a run's ``history.npz`` (e.g. ``"he/"``).
         """
-        try:
-            with np.load(os.fspath(path), allow_pickle=False) as z:
-                a = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as e:
-            raise ValueError(f"cannot read a Watcher history from {os.fspath(path)!r}: {e}") from e
-        return cls.from_arrays(a, prefix)
+        return cls.from_arrays(History.read(path), prefix)
 
     @classmethod
     def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str = "") -> "Watcher":
         """A detached Watcher from :meth:`arrays` (keys starting with ``prefix``, which is removed)."""
-        if prefix:
-            a = {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
-            if not a:
-                raise ValueError(f"no arrays with prefix {prefix!r}")
-        missing = [k for k in ("format_version", "steps", "layers", "std") if k not in a]
-        if missing:
-            raise ValueError(f"not a Watcher history: missing arrays {missing}")
-        if int(a["format_version"]) != FORMAT_VERSION:
-            raise ValueError(f"unsupported Watcher history format_version {int(a['format_version'])}; "
-                             f"this initlab reads {FORMAT_VERSION}")
-        hc = a.get("hist_counts", np.zeros((0, len(a["layers"]), 30)))
-        w = cls(None, bins=max(int(hc.shape[-1]), 1))
-        w._labels = [str(x) for x in a["layers"]]
-        L = len(w._labels)
-        w._steps = np.asarray(a["steps"], np.int64)
-        S = len(w._steps)
-        w._batch = np.asarray(a.get("batch_size", np.zeros(S)), np.int64)
-        w._host = {k: np.asarray(a[k], np.float64) if k in a else np.full((S, L), np.nan) for k in STATS}
-        w._hsteps = np.asarray(a.get("hist_steps", np.zeros(0)), np.int64)
-        w._hcounts = np.asarray(hc, np.float64)
-        w._hedges = np.asarray(a.get("hist_edges", np.zeros(hc.shape[:2] + (hc.shape[-1] + 1,))), np.float64)
-        for k in _META:
-            w._meta[k] = list(a[k]) if k in a else ([0] * L if "fan" in k else ["other" if k == "layer_kind" else ""] * L)
-        w.step_count = int(w._steps[-1]) + 1 if S else 0
+        store = History.from_arrays(a, prefix)
+        w = cls(None, bins=store.bins)
+        w.store = store
+        w._stream_loaded = {k: np.asarray(a[prefix + k]) for k in STREAM_KEYS if prefix + k in a}
+        w.step_count = int(store.steps[-1]) + 1 if len(store.steps) else 0
         return w
-
-    def _layer_stats(self, i: int, j: int, vals: Mapping[str, float]) -> LayerStats:
-        name = self._labels[j]
-        base, _, call = name.partition("#")
-        act = str(self._meta["layer_activation"][j]) or None
-        kind = str(self._meta["layer_kind"][j])
-        fi, fo = int(self._meta["layer_fan_in"][j]) or None, int(self._meta["layer_fan_out"][j]) or None
-        clean = {k: (None if v is None or np.isnan(v) else float(v)) for k, v in vals.items()}
-        return layer_stats(base, kind, str(self._meta["layer_module_type"][j]), int(call or 0), fi, fo, act,
-                           batch_size=int(self._batch[i]) if 0 <= i < len(self._batch) else None, **clean)
 
     @property
     def history(self) -> list[StepRecord]:
         """Per-step, per-layer records (``None`` where a statistic was not recorded that step)."""
         self.flush()
-        out = []
-        for i, s in enumerate(self._steps):
-            layers = [self._layer_stats(i, j, {k: self._host[k][i, j] for k in STATS})
-                      for j in range(len(self._labels))]
-            attach_activations(layers)
-            out.append(StepRecord(int(s), layers))
-        return out
+        return self.store.records()
 
     def summary(self, window: int = 20) -> list[LayerStats]:
-        """One record per layer over the window: medians of the core statistics over the last
-        ``window`` recorded steps, the latest values of the extended ones, and the non-finite flags
-        of the first step where any value was NaN/Inf."""
+        """Per-layer records over the last ``window`` steps (:meth:`History.summary`)."""
         self.flush()
-        S, L = len(self._steps), len(self._labels)
-        if S == 0:
-            return []
-        h = self._host
-        lo = max(0, S - window)
-        nf = np.nan_to_num(h["nonfinite_forward"]) + np.nan_to_num(h["nonfinite_backward"])
-        bad = np.flatnonzero(nf.sum(axis=1) > 0)
-        out = []
-        for j in range(L):
-            vals: dict[str, float] = {}
-            for k in STATS:
-                col = h[k][:, j]
-                if k.startswith("nonfinite"):
-                    vals[k] = col[bad[0]] if len(bad) else (np.nanmax(col) if np.isfinite(col).any() else np.nan)
-                    continue
-                fin = np.where(np.isfinite(col), col, np.nan)
-                if k in _CORE:
-                    w = fin[lo:]
-                    vals[k] = float(np.nanmedian(w)) if np.isfinite(w).any() else np.nan
-                else:
-                    idx = np.flatnonzero(np.isfinite(fin))
-                    vals[k] = fin[idx[-1]] if len(idx) else np.nan
-            out.append(self._layer_stats(S - 1, j, vals))
-        attach_activations(out)
-        return out
+        return self.store.summary(window)
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None,
                  window: int = 20) -> list[Finding]:
-        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step."""
-        layers = self.summary(window)
-        found = diagnose(layers, thresholds)
-        h = self._host
-        if len(self._steps):
-            nf = np.nan_to_num(h["nonfinite_forward"]) + np.nan_to_num(h["nonfinite_backward"])
-            bad = np.flatnonzero(nf.sum(axis=1) > 0)
-            for f in found:
-                if f.kind == "nonfinite" and len(bad):
-                    step = int(self._steps[bad[0]])
-                    f.evidence["step"] = float(step)
-                    f.message = f"At step {step}: " + f.message[0].lower() + f.message[1:]
-        return found
+        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step, plus
+        ``residual_growth`` from the residual stream of the last recorded step."""
+        self.flush()
+        blocks = block_stats(self.stream_arrays())
+        view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
+        return self.store.findings(thresholds, window) + [
+            f for f in diagnose_transformer(view, thresholds) if f.kind == "residual_growth"]
 
     def __repr__(self) -> str:
-        return (f"Watcher(layers={len(self._labels)}, steps_recorded={len(self._steps) + len(self._rows)}, "
-                f"every={self.every}, hist_every={self.hist_every}, flush_every={self.flush_every})")
+        return (f"Watcher(layers={len(self.store.labels)}, "
+                f"steps_recorded={len(self.store.steps) + len(self._rows)}, every={self.every}, "
+                f"hist_every={self.hist_every}, flush_every={self.flush_every})")
 
 
 def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flush_every: int = 100,
@@ -513,7 +414,8 @@ def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flus
     Args:
         every: record the core statistics every ``every`` steps.
         hist_every: record the extended statistics (and histograms) every ``hist_every`` steps (None: never).
-        flush_every: device buffer rows; values are copied to the host when it is full.
+        flush_every: copy the recorded rows to the host after this many recorded steps (the device
+            buffer grows with the rows actually recorded; ``10**9``: only when the history is read).
         max_history: keep at most this many host rows (the oldest are thinned); None keeps all.
         bins: histogram bins.
         saturation_margin: see :func:`initlab.probes.inspect`.
