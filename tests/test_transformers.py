@@ -240,6 +240,21 @@ def test_fix_nan_weight_reinitializes_and_reports_the_unfixable():
     assert all(torch.equal(a, b) for a, b in zip(before, m2.parameters()))
 
 
+def test_fix_undoes_a_reinit_that_leaves_its_finding_sigmoid_depth():
+    """12 Xavier sigmoid layers: δ shrinks at any weight scale (σ' ≤ 1/4), so auto's re-draw keeps
+    vanishing_gradients; fix restores the model bit for bit and reports it not fixable by initialization."""
+    torch.manual_seed(0)
+    model = il.models.mlp([32] + [64] * 12 + [10], "sigmoid", init="xavier_normal", generator=gen())
+    x = torch.randn(64, 32, generator=gen(1))
+    y = (x @ torch.randn(32, 10, generator=gen(2))).argmax(1)
+    before = [p.detach().clone() for p in model.parameters()]
+    rep = il.fix(model, x, y, steps=5)
+    assert rep.findings_before[0].kind == "vanishing_gradients"
+    assert not rep.changed and rep.trains_better is None and not rep.losses_fixed
+    assert any(k == "vanishing_gradients" and "normalization" in why for k, why in rep.not_fixable)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_fix_rejects_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         il.fix(nn.Linear(2, 2), torch.randn(4, 2), steps=-1)

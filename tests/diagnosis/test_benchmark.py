@@ -1,5 +1,7 @@
-"""The diagnosis benchmark's fast subset (benchmarks/diagnosis.py --fast): healthy cases raise no
-warning, broken ones have their cause as the top finding on the right layer, thresholds frozen."""
+"""The diagnosis benchmark's fast subset (benchmarks/diagnosis.py --fast) on its ``FAST`` variant (a
+held-out seed, small widths, 2-block d = 32 transformers), thresholds frozen: healthy cases raise no
+warning, broken ones have their cause as the top finding on the right layer, and ``il.fix`` makes the
+fixable ones train better (k = 30 Adam steps, ≤ 0.9 × the broken loss) on ≥ 3 cases."""
 from __future__ import annotations
 
 import importlib.util
@@ -23,13 +25,18 @@ def _bench():
 
 def test_fast_subset_on_held_out_variant():
     bench = _bench()
-    v = bench.SPLITS["heldout"][1]
+    v = bench.FAST
+    assert v["seed"] not in {t["seed"] for t in bench.SPLITS["tune"]}
     cases = [c for c in bench.CASES if c.fast]
     assert len(bench.CASES) * (len(bench.SPLITS["tune"]) + len(bench.SPLITS["heldout"])) >= 30
     assert {c.cause is None for c in cases} == {True, False}
-    rows = [bench.run_case(c, v, do_fix=c.name == "tanh N(0,1)", steps=20) for c in cases]
+    rows = [bench.run_case(c, v, do_fix=c.cause is not None and c.fixable, steps=30) for c in cases]
     misses = [(r["case"], r["top"], r["kinds"]) for r in rows if not r["ok"]]
     assert not misses
-    assert all(r["fixed"] for r in rows if r["fixed"] is not None)
+    fixed = [r for r in rows if r["fixed"] is not None]
+    assert len(fixed) >= 3
+    assert all(r["fixed"] for r in fixed), [(r["case"], r["loss"]) for r in fixed]
     table = bench.score(rows)
-    assert "| saturation | 1 | 1 | 0 | 1.00 | 1.00 |" in table
+    for kind in ("saturation", "symmetric_units", "nonfinite", "attention_collapse"):
+        assert f"| {kind} | 1 | 1 | 0 | 1.00 | 1.00 |" in table, table
+    assert f"il.fix trains better: {len(fixed)}/{len(fixed)}" in table

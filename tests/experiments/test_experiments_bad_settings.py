@@ -5,6 +5,8 @@ import initlab as il
 
 CASES = [("dropout", {"p_hidden": 1.5}, "p_hidden"), ("batchnorm", {"unit": 500}, "unit"),
          ("deep-relu", {"depth": 2}, "depth"), ("glorot-saturation", {"layers": 1}, "layers"),
+         ("glorot-saturation", {"lr_candidates": "0.1,-1"}, "learning rates"),
+         ("glorot-saturation", {"n_val": 2000}, "n_val"),
          ("pretrained-init", {"target_digits": "0,5"}, "overlap"), ("auto-init", {"depth": 1}, "depth"),
          ("relu-magnitude", {"width": "wide"}, "width")]
 

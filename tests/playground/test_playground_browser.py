@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from browser_testlib import chromium, missing as _missing
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("INITLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("INITLAB_CHROMEDRIVER", "/usr/bin/chromedriver")
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def _missing(why: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test needs {why} (CI=true: not skipping)")
-    pytest.skip(f"needs {why}")
 
 
 @pytest.fixture(scope="module")
@@ -44,22 +36,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium (pip install selenium)")
-    for exe in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(exe).is_file() and os.access(exe, os.X_OK)) and not shutil.which(exe):
-            _missing(f"{exe} (apt-get install chromium chromium-driver)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1100",
-              f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    d = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    d = chromium(tmp_path_factory.mktemp("chromium-profile"), window="1400,1100")
     yield d
     d.quit()
 

@@ -7,28 +7,18 @@ and may fetch nothing but file: URLs.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_testlib import missing as _missing
+from browser_testlib import chromium
 from report_testlib import watcher_arrays, write_run_dir
 
 import initlab as il
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("INITLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("INITLAB_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _missing(why: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test needs {why} (CI=true: not skipping)")
-    pytest.skip(f"needs {why}")
-
 
 def test_missing_browser_fails_under_ci(monkeypatch):
     # .ci/run sets CI=true: there a missing browser is a failure, elsewhere a skip
@@ -44,27 +34,9 @@ def test_missing_browser_fails_under_ci(monkeypatch):
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium (pip install selenium)")
-    for exe in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(exe).is_file() and os.access(exe, os.X_OK)) and not shutil.which(exe):
-            _missing(f"{exe} (apt-get install chromium chromium-driver)")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", "--allow-file-access-from-files", "--window-size=1280,1600",
-              f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    d = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    # belt and braces: the browser itself has no network for these pages
-    d.execute_cdp_cmd("Network.enable", {})
-    d.execute_cdp_cmd("Network.emulateNetworkConditions", {
-        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    d = chromium(tmp_path_factory.mktemp("chromium-profile"), window="1280,1600", offline=True,
+                 extra_args=("--disable-quic", "--allow-file-access-from-files"),
+                 logging=("browser", "performance"))
     yield d
     d.quit()
 

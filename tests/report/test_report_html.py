@@ -342,3 +342,30 @@ def test_result_objects_offer_their_report(tmp_path):
     assert Path(w.to_html(tmp_path / "w.html")).is_file()
     result = il.experiments.run("zigzag", quick=True, out=tmp_path / "zz", quiet=True)
     assert Path(result.to_html(tmp_path / "zz" / "report.html")).stat().st_size > 1000
+
+
+def test_inspection_of_a_transformer_shows_stream_attention_and_logits():
+    """The report shows an Inspection's residual stream, attention and logit records (read as plain
+    dicts): every block's stream std, as the probes measured it, and every attention call."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, norm_first=True)
+    model = nn.Sequential(nn.TransformerEncoder(layer, 3, enable_nested_tensor=False), nn.Flatten(), nn.Linear(192, 10))
+    x = torch.randn(8, 6, 32, generator=torch.Generator().manual_seed(1))
+    ins = il.inspect(model, x, torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(2)))
+    assert len(ins.blocks) == 3 and ins.attention and ins.logits is not None
+    d = _data.load(ins)
+    json.dumps(d.transformer)  # plain data, no tensors or dataclasses
+    assert [b["name"] for b in d.transformer["blocks"]] == [b.name for b in ins.blocks]
+    page = ins.to_html()
+    assert "id='transformer'" in page and "Residual stream" in page and "Attention" in page
+    for b in ins.blocks:
+        assert b.name in page and il.formats.fmt(b.std) in page
+    for a in ins.attention:
+        assert il.formats.fmt(max(a.logit_std)) in page
+    assert il.formats.fmt(ins.logits.std) in page
+    # an MLP's Inspection has no such section
+    mlp = il.models.mlp([8, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
+    assert "id='transformer'" not in il.inspect(mlp, torch.randn(16, 8)).to_html()

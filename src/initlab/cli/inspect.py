@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the inspection as JSON")
     p.add_argument("--caffe", action="store_true", help="also print Caffe debug_info lines")
     p.add_argument("--fix", action="store_true", help="apply il.fix and print the before/after tables")
-    p.add_argument("--fix-steps", type=int, default=20, help="training-check steps of --fix (0: none)")
+    p.add_argument("--fix-steps", type=int, default=30, help="training-check steps of --fix (0: none)")
     p.add_argument("--save", help="with --fix: write the fixed model's state_dict to this .pt file")
     p.set_defaults(func=run)
 

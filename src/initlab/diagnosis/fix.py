@@ -16,11 +16,19 @@ initialization changes, and check that they help.
      not come from a parameter (the data or the loss).
 
 3. Apply the plan (:func:`initlab.initialize` with ``layers=``: the model changes only in the layers
-   the report lists), inspect again, and report each finding before and after.
+   the report lists), inspect again, and report each finding before and after. When an ``auto``/LSUV
+   re-initialization leaves every finding it was for in place (12 sigmoid layers: σ' ≤ 1/4 shrinks δ
+   at any weight scale), it is undone (the model is restored, the report lists no change) and the
+   findings are reported as not fixable by initialization, with the structural fix (normalization
+   layers, a zero-centred activation). A re-init that removes the findings is still judged by training.
 4. Train check (not circular: the detectors' silence is not the criterion): a copy of the broken
    model and the fixed one each take ``steps`` optimizer steps (``optimizer(params)``, default Adam,
-   lr 1e-3) on ``inputs``/``targets``; ``trains_better`` is true when the fixed loss ends below
-   ``margin`` × the broken one (or the broken one is not finite and the fixed one is).
+   lr 1e-3; ``steps`` default 30) on ``inputs``/``targets``; ``trains_better`` is true when the fixed
+   loss after ``steps`` steps is ≤ ``margin`` × the broken one (default 0.9), or the broken one is not
+   finite and the fixed one is. k = 30 was chosen on the healthy models of the benchmark's tune split
+   alone (not on the broken ones): it is the smallest step count at which every one of them lowers its
+   loss by ≥ 20 % (GPT-2 needs 27 steps, an MLP 3–5), so a model that trains can reach the 0.9 margin.
+   The check fits the one batch given: it measures optimization, not generalization.
 """
 from __future__ import annotations
 
@@ -45,6 +53,10 @@ __all__ = ["fix", "FixReport", "FixAction", "train_losses"]
 _INIT_FIXABLE = {"symmetric_units", "forward_collapse", "exploding_activations", "vanishing_gradients",
                  "exploding_gradients", "saturation", "uncontrolled_magnitudes", "dead_units", "residual_growth",
                  "attention_collapse", "exploding_logits", "residual_gradient", "nonfinite"}
+_NO_EFFECT = ("re-initializing the named layers (auto: N(0, g²/fan_in)) left it in place, so the change was "
+              "undone: not an initialization problem at this depth/activation (e.g. sigmoid: σ' ≤ 1/4 and a mean "
+              "of 1/2 at any scale); add normalization layers (BatchNorm/LayerNorm) or use a zero-centred "
+              "activation (tanh, ReLU family)")
 _WHY_NOT = {"non_zero_centered": "the inputs are all positive: centre or normalize the data (not an initialization)",
             "update_ratio": "the step size: change the learning rate (not an initialization)"}
 
@@ -189,7 +201,7 @@ def _call(model: nn.Module, inputs: Any) -> Any:
 
 
 def train_losses(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
-                 optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, steps: int = 20) -> list[float]:
+                 optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, steps: int = 30) -> list[float]:
     """Losses of ``steps`` optimizer steps on one batch (``steps + 1`` values; stops at NaN/Inf)."""
     opt = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(model.parameters())
     model.train()
@@ -207,7 +219,7 @@ def train_losses(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: An
     return out
 
 
-def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None, *, steps: int = 20,
+def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None, *, steps: int = 30,
         optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, margin: float = 0.9,
         generator: torch.Generator | None = None) -> FixReport:
     """Inspect, re-initialize what the findings name, inspect again, and check training (module docs).
@@ -230,6 +242,7 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     before = inspect(model, inputs, targets, loss_fn if isinstance(loss_fn, str) or loss_fn is None else loss_fn)
     found = rank(before.findings())
     actions, skip = _plan(model, found)
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if actions else {}
     broken = copy.deepcopy(model) if steps and actions else None
     for a in actions:
         extra = {"data": inputs} if a.scheme == "lsuv" else {}
@@ -237,6 +250,12 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
         if a.scheme not in ("auto", "lsuv"):
             a.layers = [r.name for r in a.report.layers + a.report.others]
     after = inspect(model, inputs, targets, loss_fn) if actions else before
+    kept = {f.kind for f in after.findings() if f.severity != "info"}
+    planned = {k for act in actions for k in act.findings}
+    if actions and all(act.scheme in ("auto", "lsuv") for act in actions) and planned <= kept:
+        model.load_state_dict(saved)  # undone: the report lists no change
+        skip += [(k, _NO_EFFECT) for k in sorted(planned)]
+        actions, after, broken = [], before, None
     rep = FixReport(before, after, found, rank(after.findings()), actions, skip)
     if broken is not None:
         train_loss = None if isinstance(loss_fn, str) else loss_fn

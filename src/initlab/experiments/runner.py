@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import datetime
 import errno
+import hashlib
 import io
+import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +49,7 @@ from .context import RunContext
 from ..train import show_progress
 from .registry import Experiment, get, names
 
-__all__ = ["run", "run_all", "Result", "write_index_md", "FORMAT_VERSION"]
+__all__ = ["run", "run_all", "Result", "write_index_md", "FORMAT_VERSION", "config_hash", "git_state"]
 
 
 @dataclass
@@ -78,13 +83,57 @@ class Result(HTMLReportMixin):
         return "\n".join([head] + ["  " + "  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows])
 
 
+# --- provenance -------------------------------------------------------------------------------------------
+def config_hash(config: Any) -> str:
+    """sha256 (hex) of the canonical JSON of a resolved config: ``json.dumps(asdict(config) or the dict,
+    sort_keys=True, separators=(",", ":"))`` (tuples and lists hash alike, as they read back from
+    config.json). Same settings → same hash; any changed default → another.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Cfg:
+    ...     steps: int = 100
+    ...     lrs: tuple = (0.1, 0.3)
+    >>> config_hash(Cfg()) == config_hash({"lrs": [0.1, 0.3], "steps": 100})
+    True
+    >>> config_hash(Cfg()) == config_hash(Cfg(steps=101))
+    False
+    >>> len(config_hash(Cfg()))
+    64
+    """
+    values = asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def git_state(path: str | Path | None = None) -> dict[str, Any]:
+    """``{"commit": HEAD's sha or None, "dirty": tracked files changed (bool) or None}`` of the git
+    checkout holding ``path`` (default: this package's source); None when not in a git checkout."""
+    where = str(Path(path) if path is not None else Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str | None:
+        try:
+            p = subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return p.stdout if p.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit.strip(), "dirty": None if status is None else bool(status.strip())}
+
+
 # --- writing the run directory ------------------------------------------------------------------------
-def _write(ctx: RunContext, exp: Experiment, config: Any) -> None:
+def _write(ctx: RunContext, exp: Experiment, config: Any, seconds: float) -> None:
     """Every file of the run directory except the figures and the report (formats' atomic writers)."""
     d = ctx.dir
     cfg = {"format_version": FORMAT_VERSION, "experiment": exp.name, "description": exp.description,
            "reference": exp.reference, "seed": ctx.seed, "quick": ctx.quick, "config": asdict(config),
-           "versions": formats.versions()}
+           "config_hash": config_hash(config), "versions": formats.versions(), "git": git_state(),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "seconds": round(seconds, 1)}
     formats.write_json(d / formats.CONFIG, cfg)
     formats.write_json(d / formats.SUMMARY, ctx.entries)
     formats.write_text(d / formats.METRICS, _metrics_csv(ctx.rows))
@@ -180,7 +229,7 @@ def run(name: str, *, quick: bool = False, seed: int = 0, out: str | Path | None
     t0 = time.perf_counter()
     try:
         ctx = _measure(exp, config, seed, quick, tmp, quiet)
-        _write(ctx, exp, config)
+        _write(ctx, exp, config, time.perf_counter() - t0)
         drawn = figures.redraw(tmp)
         page = _write_report(tmp) if report else None
         _move_into_place(tmp, out, overwrite)

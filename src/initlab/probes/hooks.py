@@ -209,6 +209,11 @@ class Recorder:
                 self._forward(spec, args, output)
         return hook
 
+    def recording(self) -> bool:
+        """Whether a forward pass now would be recorded (active, not silenced by an exclusive recorder,
+        grad mode when ``grad_mode_only``)."""
+        return self._recording()
+
     def _recording(self) -> bool:
         return (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
                 and (not self.grad_mode_only or torch.is_grad_enabled()))

@@ -37,6 +37,13 @@ Protocol: ``loss.backward(); opt.step(); w.step()`` — weight gradients are rea
 
 The history (``w.arrays()``, ``w.save(path)``, ``Watcher.load``) is described in
 :mod:`initlab.probes.history` and docs/CONTRACTS.md.
+
+A model with repeated blocks (a transformer's layers, :func:`initlab.structure.residual_blocks`) also
+gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.StreamRecorder`: three
+``var`` reductions per block on the device, copied at each flush): ``arrays()`` adds ``stream_steps``,
+``stream_blocks``, ``stream_input_std``, ``stream_std`` and ``branch_ratio`` ((S, blocks)), and
+:meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
+and the stream gradient stay ``inspect``-only.
 """
 from __future__ import annotations
 
@@ -48,12 +55,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin
+from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
 from .buffers import DeviceRows
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
 from .records import LayerStats
+from .stream import STREAM_KEYS, StreamRecorder, block_stats
+from .transformer_findings import diagnose_transformer
 from .stats import derive, sign_coherence
 
 __all__ = ["watch", "Watcher", "StepRecord", "STATS", "FORMAT_VERSION"]
@@ -111,6 +120,8 @@ class Watcher(HTMLReportMixin):
         self._snap_norms: list[Tensor] | None = None
         self._wspecs: list[Any] = [sp for sp in self._rec.specs if sp.weight is not None
                                    and sp.weight.requires_grad] if self._rec is not None else []
+        self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
+        self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
 
     # --- context manager -------------------------------------------------------------------------
     def __enter__(self) -> "Watcher":
@@ -119,6 +130,7 @@ class Watcher(HTMLReportMixin):
         if self._inside:
             raise ValueError("this Watcher is already active")
         self._rec.install()
+        self._stream.install()
         self._inside = True
         self._arm(self.step_count)
         return self
@@ -130,6 +142,7 @@ class Watcher(HTMLReportMixin):
         """Remove the hooks and flush (also called on leaving the ``with`` block, even on error)."""
         if self._rec is not None:
             self._rec.remove()
+            self._stream.remove()
         self._inside = False
         self._snap = self._snap_norms = None
         self.flush()
@@ -140,6 +153,7 @@ class Watcher(HTMLReportMixin):
         ext = self.hist_every is not None and s % self.hist_every == 0
         rec.extended = ext
         rec.active = ext or s % self.every == 0
+        self._stream.active = rec.active
         if rec.active and self._update and self._wspecs:
             ws = self._update_rows()
             if self._snap is None:
@@ -168,6 +182,8 @@ class Watcher(HTMLReportMixin):
         rec = self._rec
         if rec.active and rec.slots:
             self._record(self.step_count, rec.extended)
+        if rec.active:
+            self._stream.record(self.step_count)
         rec.new_frame()
         self.step_count += 1
         self._arm(self.step_count)
@@ -261,6 +277,8 @@ class Watcher(HTMLReportMixin):
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
         """Copy the recorded rows to the host history (the only place values are read back)."""
+        if self._stream is not None:
+            self._stream.flush()
         if not self._rows:
             return
         R, L, B = len(self._rows), len(self._cols), self.bins
@@ -323,15 +341,25 @@ class Watcher(HTMLReportMixin):
         return self.store.layers
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``)."""
+        """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``),
+        plus the residual stream's arrays when the model has repeated blocks."""
         self.flush()
-        return self.store.arrays()
+        return {**self.store.arrays(), **self.stream_arrays()}
+
+    def stream_arrays(self) -> dict[str, np.ndarray]:
+        """The residual stream per recorded step and block ({} without repeated blocks)."""
+        if self._stream is not None and self._stream.blocks:
+            return self._stream.arrays()
+        return dict(self._stream_loaded)
 
     def save(self, path: str | os.PathLike) -> str:
         """Write :meth:`arrays` to an ``.npz`` file, atomically (``.npz`` is appended if missing);
         returns the path."""
         self.flush()
-        return self.store.save(path)
+        p = os.fspath(path)
+        p = p if p.endswith(".npz") else p + ".npz"
+        write_npz(p, self.arrays())
+        return p
 
     @classmethod
     def load(cls, path: str | os.PathLike, prefix: str = "") -> "Watcher":
@@ -347,6 +375,7 @@ class Watcher(HTMLReportMixin):
         store = History.from_arrays(a, prefix)
         w = cls(None, bins=store.bins)
         w.store = store
+        w._stream_loaded = {k: np.asarray(a[prefix + k]) for k in STREAM_KEYS if prefix + k in a}
         w.step_count = int(store.steps[-1]) + 1 if len(store.steps) else 0
         return w
 
@@ -363,9 +392,13 @@ class Watcher(HTMLReportMixin):
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None,
                  window: int = 20) -> list[Finding]:
-        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step."""
+        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step, plus
+        ``residual_growth`` from the residual stream of the last recorded step."""
         self.flush()
-        return self.store.findings(thresholds, window)
+        blocks = block_stats(self.stream_arrays())
+        view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
+        return self.store.findings(thresholds, window) + [
+            f for f in diagnose_transformer(view, thresholds) if f.kind == "residual_growth"]
 
     def __repr__(self) -> str:
         return (f"Watcher(layers={len(self.store.labels)}, "

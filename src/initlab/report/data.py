@@ -62,6 +62,9 @@ class ReportData:
     versions: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # paths relative to source_dir
     source_dir: Path | None = None
+    # transformer records of an Inspection (plain dicts, as Inspection.to_dict() gives them): "blocks"
+    # (residual stream per block call), "attention" (per call, per head), "logits", "notes"
+    transformer: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------- dispatch
@@ -284,7 +287,22 @@ def _from_arrays(arrays: Mapping[str, Any], kind: str, title: str, findings: lis
         raise ValueError(f"report: {title} has no 'layers' array; expected the Watcher history "
                          "format of docs/CONTRACTS.md")
     f = {variants[0].name: findings} if findings else {}
-    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=formats.versions())
+    return ReportData(kind=kind, title=title, variants=variants, findings=f, versions=formats.versions(),
+                      transformer=stream_records(arrays))
+
+
+def stream_records(arrays: Mapping[str, Any], row: int = -1) -> dict[str, Any]:
+    """A Watcher's residual stream (``stream_*`` arrays, unprefixed) at one recorded step (default the
+    last) as the ``blocks`` records of an Inspection's ({} when there is none)."""
+    steps = arrays.get("stream_steps")
+    if steps is None or len(np.asarray(steps).reshape(-1)) == 0:
+        return {}
+    names = [str(n) for n in np.asarray(arrays["stream_blocks"]).reshape(-1)]
+    step = int(np.asarray(steps).reshape(-1)[row])
+    cols = {k: np.asarray(arrays[k], dtype=np.float64)[row] for k in ("stream_input_std", "stream_std", "branch_ratio")}
+    return {"blocks": [{"name": n, "input_std": float(cols["stream_input_std"][i]), "std": float(cols["stream_std"][i]),
+                        "branch_ratio": float(cols["branch_ratio"][i])} for i, n in enumerate(names)],
+            "notes": [f"residual stream at step {step} (watch records no branch std, stream gradient or attention)"]}
 
 
 # -------------------------------------------------------------------------------- Inspection
@@ -307,8 +325,19 @@ def _from_inspection(insp: Any, title: str) -> ReportData:
         hists.append(LayerHist(c, e) if e.shape[1] == c.shape[1] + 1 else None)
     v = VariantData("model", names, np.array([0]), stats, np.array([0]), hists)
     f = _findings_of(insp)
-    return ReportData(kind="inspection", title=title, variants=[v],
-                      findings={"model": f} if f else {}, versions=formats.versions())
+    return ReportData(kind="inspection", title=title, variants=[v], findings={"model": f} if f else {},
+                      versions=formats.versions(), transformer=transformer_records(insp))
+
+
+def transformer_records(insp: Any) -> dict[str, Any]:
+    """The residual-stream, attention and logit records of an Inspection as plain dicts ({} when it has
+    none): read through its ``to_dict()``, so the report never imports the probes."""
+    to_dict = getattr(insp, "to_dict", None)
+    d = to_dict() if callable(to_dict) else {}
+    out = {k: d.get(k) for k in ("blocks", "attention", "logits", "notes")}
+    if not (out["blocks"] or out["attention"] or out["logits"]):
+        return {}
+    return {k: v for k, v in out.items() if v}
 
 
 def _np(x: Any) -> np.ndarray:

@@ -62,6 +62,8 @@ def render(data: ReportData, *, assets_href: str = ASSETS_DIR, inline: bool = Fa
         add("headline", "Results", _headline(data.summary, headline))
     if any(data.findings.values()):
         add("findings", "Findings", _findings(data.findings))
+    if data.transformer:
+        add("transformer", "Transformer", _transformer(data.transformer))
     for ident, link, title, note, show in _chart_sections(pl):
         if show:
             add(ident, link, _section(ident, title, note))
@@ -260,6 +262,47 @@ def _finding(f: dict[str, Any]) -> str:
             f"<p>{_esc(f.get('message', ''))}</p>"
             f"{'<p class=fix><span class=label>Fix</span> ' + _esc(f['fix']) + '</p>' if f.get('fix') else ''}"
             f"{evh}</li>")
+
+
+def _table(head: tuple[str, ...], rows: list[list[Any]]) -> str:
+    th = "".join(f"<th>{_esc(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" if i == 0 else f"<td class='num'>{_fmt(c)}</td>"
+                                    for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return fold(f"{len(rows)} rows: show them", f"<table><tr>{th}</tr>{body}</table>", len(rows))
+
+
+def _transformer(t: dict[str, Any]) -> str:
+    """The residual stream per block, attention per call and head, the output logits, and what the
+    probes could not see (an Inspection's transformer records, plain dicts)."""
+    out = ["<section id='transformer'><h2>Transformer</h2>"]
+    blocks = t.get("blocks") or []
+    if blocks:
+        out.append("<h3>Residual stream</h3><p class=muted>Per block call: the stream's std before and after "
+                   "the block, the branch update's std and its ratio to the stream, the stream gradient.</p>")
+        out.append(_table(("block", "stream std in", "stream std out", "branch std", "branch / stream", "‖∂L/∂stream‖"),
+                          [[b.get("name"), b.get("input_std"), b.get("std"), b.get("branch_std"),
+                            b.get("branch_ratio"), b.get("grad_norm")] for b in blocks]))
+    att = t.get("attention") or []
+    if att:
+        out.append("<h3>Attention</h3><p class=muted>Per call: the std of the logits QKᵀ/√d and the entropy of "
+                   "the weights normalized by log(keys) (1: uniform, 0: one-hot), over the heads.</p>")
+        rows = []
+        for a in att:
+            ls, en = a.get("logit_std") or [], a.get("entropy") or []
+            rows.append([a.get("name"), a.get("heads"), max(ls) if ls else None, a.get("mean_entropy"),
+                         min(en) if en else None, a.get("source")])
+        out.append(_table(("attention", "heads", "max logit std", "mean entropy", "min entropy", "seen via"), rows))
+    lg = t.get("logits")
+    if lg:
+        out.append("<h3>Output logits</h3>")
+        out.append(_table(("source", "classes", "std", "max |z|", "mean max prob", "entropy"),
+                          [[lg.get("source"), lg.get("classes"), lg.get("std"), lg.get("abs_max"),
+                            lg.get("max_prob"), lg.get("entropy")]]))
+    notes = t.get("notes") or []
+    if notes:
+        out.append("<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+    out.append("</section>")
+    return "".join(out)
 
 
 def _figures(figs: Iterable[str], title: str) -> str:
