@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..structure import residual_blocks
+from .hooks import first_tensor
 
 __all__ = ["BlockStats", "ResidualProbe", "block_input"]
 
@@ -64,14 +65,6 @@ def block_input(args: tuple, kwargs: dict) -> Tensor | None:
     for k in ("hidden_states", "x", "src", "tgt", "input"):
         if isinstance(kwargs.get(k), Tensor):
             return kwargs[k]
-    return None
-
-
-def _first(out: Any) -> Tensor | None:
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        return next((o for o in out if isinstance(o, Tensor)), None)
     return None
 
 
@@ -111,7 +104,7 @@ class ResidualProbe:
         def hook(module: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
             if self.stack and self.stack[-1] == name:
                 self.stack.pop()
-            x, y = block_input(args, kwargs), _first(out)
+            x, y = block_input(args, kwargs), first_tensor(out)
             if y is None or not y.is_floating_point():
                 return
             k = sum(1 for r in self._records if r.index == index)

@@ -31,20 +31,13 @@ import torch
 from torch import Tensor, nn
 
 from ..structure import residual_blocks
+from .hooks import first_tensor
 from .residual import BlockStats, block_input
 
 __all__ = ["StreamRecorder", "STREAM_STATS", "STREAM_KEYS", "block_stats"]
 
 STREAM_STATS = ("stream_input_std", "stream_std", "branch_ratio")
 STREAM_KEYS = ("stream_steps", "stream_blocks") + STREAM_STATS  # the arrays a Watcher adds
-
-
-def _first(out: Any) -> Tensor | None:
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        return next((o for o in out if isinstance(o, Tensor)), None)
-    return None
 
 
 class StreamRecorder:
@@ -78,7 +71,7 @@ class StreamRecorder:
         def hook(module: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
             if not self.active or (self.gate is not None and not self.gate()):
                 return
-            x, y = block_input(args, kwargs), _first(out)
+            x, y = block_input(args, kwargs), first_tensor(out)
             if y is None or not y.is_floating_point() or x is None or x.shape != y.shape:
                 return
             with torch.no_grad():
