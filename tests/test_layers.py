@@ -208,11 +208,12 @@ def test_torch_privates_live_in_one_place():
     assert spread == {}
 
 
-def test_formats_imports_no_torch():
+def test_torch_free_units_import_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, initlab.formats; print('torch' in sys.modules)"
+    # the facade itself imports nothing heavy; the torch-free floor must not pull torch in
+    imports = ", ".join(f"initlab.{u}" for u in sorted(TORCH_FREE))
+    code = f"import sys, {imports}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    # the facade itself imports nothing heavy; formats must not pull torch in
     assert out.stdout.strip() == "False"

@@ -10,6 +10,22 @@ initlab.integrations`` works without any of them; install the extras ``initlab[t
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 __all__ = ["tensorboard", "lightning", "huggingface"]
 
 FILENAME = "initlab_watch.npz"  # the history the callbacks save next to the logs (``initlab report`` renders it)
+
+
+def lazy_class(module: str, namespace: dict[str, Any], name: str, make: Callable[[], type]
+               ) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that builds class ``name`` with ``make()`` on first use (so the module
+    imports without its framework) and caches it in the module's ``namespace``."""
+
+    def __getattr__(attr: str) -> Any:
+        if attr == name:
+            namespace[attr] = make()
+            return namespace[attr]
+        raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+    return __getattr__

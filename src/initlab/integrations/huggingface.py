@@ -22,21 +22,13 @@ import logging
 import os
 from typing import Any
 
-from . import FILENAME
+from . import FILENAME, lazy_class
 
 __all__ = ["InitlabCallback", "FILENAME", "LOGGED_STATS"]
 
 # the statistics added to each training log (all of them are kept in the saved history)
 LOGGED_STATS = ("mean", "std", "grad_norm", "weight_grad_norm", "update_ratio")
 _log = logging.getLogger("initlab")
-
-
-def __getattr__(name: str) -> Any:
-    if name == "InitlabCallback":  # built on first use, so this module imports without transformers
-        cls = _make_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _make_class() -> type:
@@ -136,4 +128,8 @@ class _Mixin:
         self.findings = self.watcher.findings()
         text = "\n".join(f"- [{f.severity}] {f.message}" for f in self.findings) or "no findings"
         _log.warning("initlab findings (%s, step %d):\n%s", when, state.global_step, text)
+
+
+# InitlabCallback is built on first use, so this module imports without transformers
+__getattr__ = lazy_class(__name__, globals(), "InitlabCallback", _make_class)
 

@@ -34,7 +34,7 @@ import logging
 import os
 from typing import Any
 
-from . import FILENAME
+from . import FILENAME, lazy_class
 from .tensorboard import DEFAULT_STATS, log as tb_log
 
 __all__ = ["InitlabCallback", "FILENAME"]
@@ -49,14 +49,6 @@ def _callback_base() -> type:
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("initlab.integrations.lightning needs Lightning: pip install 'initlab[lightning]'") from e
     return Callback
-
-
-def __getattr__(name: str) -> Any:
-    if name == "InitlabCallback":  # built on first use, so this module imports without Lightning
-        cls = _make_class()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _make_class() -> type:
@@ -184,3 +176,8 @@ def _log_metrics(logger: Any, a: dict, since: int | None, stats: tuple[str, ...]
              if np.isfinite(a[k][i, j])}
         if m:
             logger.log_metrics(m, step=int(s))
+
+
+# InitlabCallback is built on first use, so this module imports without Lightning
+__getattr__ = lazy_class(__name__, globals(), "InitlabCallback", _make_class)
+
