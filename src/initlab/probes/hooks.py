@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Iterator
 
 import torch
@@ -32,6 +33,8 @@ __all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
 
 
 _EXCLUSIVE: list["Recorder | None"] = [None]  # a recorder that silences all others while set
+_KEY_NAMES = ("std", "shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "gl1", "gstd", "bl1", "min", "max",
+              "pos", "zero", "sat", "dead", "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh")
 
 
 @dataclass(eq=False)
@@ -53,6 +56,8 @@ class ModuleSpec:
     inplace: bool = False  # the module overwrites its input (``nn.ReLU(inplace=True)``)
     follows: Activation | None = None  # linear/conv: the activation detected after it (module or function)
     transposed: bool = False  # weight stored (in, out): Hugging Face Conv1D
+    relu_next: int | None = None  # linear/conv: index of the nn.ReLU that a Sequential calls next on its output
+    relu_seq: nn.Module | None = None  # ... and that Sequential
 
     @property
     def activation(self) -> str | None:
@@ -108,7 +113,25 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
             spec.nonneg = act.output_range[0] >= 0 and not act.random
         specs.append(spec)
     _attach_following(model, specs)
+    _attach_relu_pairs(model, specs)
     return specs
+
+
+def _attach_relu_pairs(model: nn.Module, specs: list[ModuleSpec]) -> None:
+    """Set ``relu_next`` where an ``nn.Sequential`` calls an out-of-place ``nn.ReLU`` right after a
+    linear/conv layer: the ReLU's hook then sees that layer's output r = relu(y) and the layer's
+    Σ|y| = 2·Σr − Σy comes from the two sums the hooks take anyway (one pass less per layer). Only
+    while that Sequential runs (its own hooks count its calls) does the Recorder rely on it."""
+    by_module = {id(s.module): s for s in specs}
+    for m in model.modules():
+        if not (isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward):
+            continue
+        kids = list(m.children())
+        for a, b in zip(kids, kids[1:]):
+            sa, sb = by_module.get(id(a)), by_module.get(id(b))
+            if (sa is not None and sb is not None and sa.kind in ("linear", "conv")
+                    and type(b) is nn.ReLU and not sb.inplace):
+                sa.relu_next, sa.relu_seq = sb.index, m
 
 
 def _attach_following(model: nn.Module, specs: list[ModuleSpec]) -> None:
@@ -168,6 +191,7 @@ class Recorder:
         self.backward = True
         self.handles: list[Any] = []
         self.gen = 0
+        self._keys: dict[tuple[int, int], dict[str, tuple]] = {}  # slot -> its keys (see _slot_keys)
         self.new_frame()
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -177,6 +201,13 @@ class Recorder:
             # before the call: Caffe's bottom diffs (precise), and δ hooks an in-place module would lose
             if self.precise or spec.inplace:
                 self.handles.append(spec.module.register_forward_pre_hook(self._make_pre_hook(spec)))
+        if not self.precise:  # which Sequentials with linear/conv → ReLU pairs are running now
+            for seq in {id(sp.relu_seq): sp.relu_seq for sp in self.specs if sp.relu_seq is not None}.values():
+                self.handles.append(seq.register_forward_pre_hook(partial(self._seq_enter, id(seq), 1)))
+                self.handles.append(seq.register_forward_hook(partial(self._seq_enter, id(seq), -1)))
+
+    def _seq_enter(self, key: int, step: int, module: nn.Module, *args: Any) -> None:
+        self._running[key] = self._running.get(key, 0) + step
 
     def remove(self) -> None:
         for h in self.handles:
@@ -202,11 +233,18 @@ class Recorder:
         # with in-place modules: id(output) -> (weakref, slot, gen, fired cell) of its δ hook
         self._grad_hooks: dict[int, tuple[Any, tuple[int, int], int, list]] = {}
         self._cf = False
+        self._running: dict[int, int] = {}  # id(Sequential) -> calls in progress
+        # a linear/conv output whose Σ|y| waits for its ReLU: (ReLU index, y, y._version, Σy, key)
+        self._deferred: tuple[int | None, Tensor, int, Tensor, tuple] | None = None
 
     def _make_hook(self, spec: ModuleSpec):
+        forward = self._forward
+
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            if self._recording():
-                self._forward(spec, args, output)
+            # the checks of _recording, inlined: this runs for every probed module call
+            if self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self) and (
+                    not self.grad_mode_only or torch.is_grad_enabled()):
+                forward(spec, args, output)
         return hook
 
     def recording(self) -> bool:
@@ -250,7 +288,7 @@ class Recorder:
         target = self._pre_inplace_target(x)
         if target is not None:
             _, slot, gen, fired = entry
-            target.register_hook(lambda g: self._backward(slot, gen, g, fired))
+            target.register_hook(partial(self._backward, slot, gen, fired))
 
     def _bottom_hook(self, spec: ModuleSpec, args: tuple) -> tuple | None:
         x = args[0]
@@ -287,14 +325,31 @@ class Recorder:
             _EXCLUSIVE[0] = prev
 
     # --- recording ------------------------------------------------------------------------------
+    def slot_keys(self, slot: tuple[int, int]) -> dict[str, tuple]:
+        """The (slot, stat) keys of ``slot``, made once: the same objects every frame, so that an
+        owner comparing a frame's keys with the last frame's compares identities."""
+        kt = self._keys.get(slot)
+        if kt is None:
+            kt = self._keys[slot] = {k: (slot, k) for k in _KEY_NAMES}
+            kt["core"] = (kt["shift"], kt["sum"], kt["sq"], kt["l1"])
+            kt["core3"] = (kt["shift"], kt["sum"], kt["sq"])
+            kt["grad"] = (kt["gshift"], kt["gsum"], kt["gsq"])
+        return kt
+
     def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:
-        pending = self._pending.pop(spec.index, None)
-        y = first_tensor(output)
-        if y is None or not y.is_floating_point() or y.numel() == 0:
+        relu_of = self._settle(spec, args) if self._deferred is not None else None
+        pending = self._pending.pop(spec.index, None) if self._pending else None
+        y = output if isinstance(output, Tensor) else first_tensor(output)
+        if y is None or not y.is_floating_point():
             return
-        k = self.calls.get(spec.index, 0)
-        self.calls[spec.index] = k + 1
-        slot = (spec.index, k)
+        numel = y.numel()
+        if numel == 0:
+            return
+        i = spec.index
+        k = self.calls.get(i, 0)
+        self.calls[i] = k + 1
+        slot = (i, k)
+        kt = self._keys.get(slot) or self.slot_keys(slot)
         self.slots.append(slot)
         if pending is not None:
             pending[0][0] = slot
@@ -302,54 +357,90 @@ class Recorder:
         if self.precise:
             self._tops[id(y)] = (weakref.ref(y), y._version, spec.name if k == 0 else f"{spec.name}#{k}")
         yd = y.detach()
-        if spec.channels_first is None:
-            cf = self._cf
-        else:
-            cf = self._cf = spec.channels_first
-        ud = S.unit_dim(yd, cf)
-        self.meta[slot] = (yd.numel(), yd.shape[0] if yd.dim() > 1 else 1, yd.shape[ud] if yd.dim() else 1)
+        cf = self._cf if spec.channels_first is None else spec.channels_first
+        self._cf = cf
+        shape = yd.shape
+        nd = len(shape)
+        ud = 0 if nd <= 1 else 1 if nd == 2 or cf else nd - 1
+        self.meta[slot] = (numel, shape[0] if nd > 1 else 1, shape[ud] if nd else 1)
         vals, keys, acc = self.vals, self.keys, self.acc
         if self.precise:  # one float64 copy; exact two-pass std
             yd = yd.to(acc)
-            vals.append(yd.std(correction=0) if yd.numel() > 1 else yd.new_zeros(()))
-            keys.append((slot, "std"))
+            vals.append(yd.std(correction=0) if numel > 1 else yd.new_zeros(()))
+            keys.append(kt["std"])
         shift = slot not in self.unshifted
-        if spec.nonneg and not self.precise:  # |y| = y: skip the abs pass (Σ|y| = n·mean)
-            vals += S.grad_core(yd, acc, shift)
-            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"))
-        else:
+        if self.precise or not (spec.nonneg or spec.relu_next is not None):
             vals += S.core(yd, acc, shift)
-            keys += ((slot, "shift"), (slot, "sum"), (slot, "sq"), (slot, "l1"))
+            keys += kt["core"]
+        else:
+            # nonneg: |y| = y, Σ|y| = n·mean (no abs pass); before an nn.ReLU: Σ|y| = 2·Σrelu(y) − Σy
+            c, s, sq = S.grad_core(yd, acc, shift)
+            vals += (c, s, sq)
+            keys += kt["core3"]
+            if relu_of is not None:  # this is the ReLU of a deferred layer (unshifted: s = Σrelu(y))
+                vals.append(torch.lerp(relu_of[0], s, 2.0))  # Σ|y| = Σy + 2·(Σrelu(y) − Σy)
+                keys.append(relu_of[1])
+            if not spec.nonneg:
+                if shift or not self._running.get(id(spec.relu_seq)) or torch.compiler.is_compiling():
+                    vals.append(S.abs_sum(yd, acc))
+                    keys.append(kt["l1"])
+                else:
+                    self._deferred = (spec.relu_next, y, y._version, s, kt["l1"])
         if self.extended:
             self._extended(spec, slot, yd, ud, args, y)
         if self.backward and y.requires_grad:
-            gen, fired = self.gen, [False]
-            y.register_hook(lambda g: self._backward(slot, gen, g, fired))
+            fired = [False]
+            y.register_hook(partial(self._backward, slot, self.gen, fired))
             if self._inplace:  # an in-place module may overwrite y next: see _keep_grad_hook
-                self._grad_hooks[id(y)] = (weakref.ref(y), slot, gen, fired)
+                self._grad_hooks[id(y)] = (weakref.ref(y), slot, self.gen, fired)
+
+    def _settle(self, spec: ModuleSpec | None, args: tuple = ()) -> tuple[Tensor, tuple] | None:
+        """Record Σ|y| of the deferred linear/conv output y (see :func:`_attach_relu_pairs`).
+
+        From the ReLU's sums when ``spec`` is its ReLU called on y unmodified and unshifted (the ReLU's
+        hook then appends Σrelu(y) and this adds 2·Σrelu(y) − Σy); else from y itself when y is
+        unmodified since its hook (another hook came first, or the frame ended); else (y was changed in
+        place in between: not by a Sequential) Σ|y| is not recorded for this call.
+        """
+        target, y, version, s, key = self._deferred
+        self._deferred = None
+        if y._version != version:
+            return None
+        if (spec is not None and spec.index == target and args and args[0] is y
+                and (spec.index, self.calls.get(spec.index, 0)) in self.unshifted):
+            return s, key
+        self.vals.append(S.abs_sum(y.detach(), self.acc))
+        self.keys.append(key)
+        return None
+
+    def finish(self) -> None:
+        """Close the frame's pending work (the owner calls it before reading ``vals``)."""
+        if self._deferred is not None:
+            self._settle(None)
 
     def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple,
                   y: Tensor | None = None) -> None:
         # counts are exact int64 0-d tensors (count_nonzero is ~3× faster than sum(dtype=float32));
         # the owner converts them when it stacks the step's values
         vals, keys, acc = self.vals, self.keys, self.acc
+        kt = self.slot_keys(slot)
         lo, hi = S.minmax(yd)
         positive = yd > 0
         pos = torch.count_nonzero(positive)
         vals += (lo.to(acc), hi.to(acc), pos, yd.numel() - pos if spec.nonneg else torch.count_nonzero(yd == 0))
-        keys += ((slot, "min"), (slot, "max"), (slot, "pos"), (slot, "zero"))
+        keys += (kt["min"], kt["max"], kt["pos"], kt["zero"])
         if y is not None:  # the positive count of the next layer's input, when that input is y
             self._positive[id(y)] = (weakref.ref(y), y._version, pos)
         self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
         if spec.sat is not None:
             vals.append(S.saturated(yd, *spec.sat))
-            keys.append((slot, "sat"))
+            keys.append(kt["sat"])
         if spec.dead:
             vals.append(S.dead_units(yd, ud, positive).to(acc))
-            keys.append((slot, "dead"))
+            keys.append(kt["dead"])
         if spec.kind in ("linear", "conv", "activation") and yd.dim() >= 1:
             vals.append(S.distinct_units(yd, ud).to(acc))
-            keys.append((slot, "distinct"))
+            keys.append(kt["distinct"])
         if spec.kind in ("linear", "conv"):
             x = first_tensor(args)
             if x is not None and x.is_floating_point() and x.numel():
@@ -359,16 +450,17 @@ class Recorder:
                     vals.append(seen[2])
                 else:
                     vals.append(torch.count_nonzero(x.detach() > 0))
-                keys.append((slot, "in_pos"))
+                keys.append(kt["in_pos"])
                 self.input_numel[slot] = x.numel()
 
-    def _backward(self, slot: tuple[int, int], gen: int, g: Tensor, fired: list) -> None:
+    def _backward(self, slot: tuple[int, int], gen: int, fired: list, g: Tensor) -> None:
         if gen != self.gen or g is None or fired[0]:
             return
         fired[0] = True
+        kt = self._keys[slot]
         if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
-            self.keys += ((slot, "gl1"), (slot, "gstd"))
+            self.keys += (kt["gl1"], kt["gstd"])
         self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
-        self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))
+        self.keys += kt["grad"]

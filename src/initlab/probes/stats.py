@@ -39,11 +39,20 @@ from torch import Tensor
 
 from ..activations import RELU_FAMILY, Activation
 
-__all__ = ["core", "grad_core", "unit_dim", "minmax", "histogram", "distinct_units",
+__all__ = ["core", "grad_core", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
            "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
 
+
+
+# the accumulation dtype of each input dtype (torch.promote_types with ACC, without the call)
+_ACC_OF = {torch.float32: torch.float32, torch.float64: torch.float64, torch.float16: torch.float32,
+           torch.bfloat16: torch.float32}
+
+
+def _acc(dtype: torch.dtype, acc: torch.dtype) -> torch.dtype:
+    return _ACC_OF.get(dtype, dtype) if acc is ACC else torch.promote_types(dtype, acc)
 
 
 def grad_core(g: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[Tensor, Tensor, Tensor]:
@@ -55,12 +64,12 @@ def grad_core(g: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[
     (c = 0), for tensors known to have |mean| ≲ 10·std.
     """
     v = g.reshape(-1)
-    acc = torch.promote_types(v.dtype, dtype)
+    acc = _acc(v.dtype, dtype)
     if shift:
         c = v[:1].to(acc)
         d = v - c
         return c.view(()), d.sum(), torch.dot(d, d)
-    d = v.to(acc)
+    d = v if v.dtype is acc else v.to(acc)
     return _zero(v.device, acc), d.sum(), torch.dot(d, d)
 
 
@@ -70,14 +79,15 @@ def _zero(device: torch.device, dtype: torch.dtype) -> Tensor:
     return torch.zeros((), dtype=dtype, device=device)
 
 
-def core(x: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(c, Σd, Σd², Σ|x|) with d = x − c (see :func:`grad_core`).
+def abs_sum(x: Tensor, dtype: torch.dtype = ACC) -> Tensor:
+    """Σ|x| accumulated in ``dtype`` or wider. ``abs().sum()`` (59 µs on 524k floats) is ~4× faster
+    than ``vector_norm(x, 1)``."""
+    return x.abs().sum(dtype=_acc(x.dtype, dtype))
 
-    ``abs().sum()`` (59 µs on 524k floats) is ~4× faster than ``vector_norm(x, 1)``.
-    """
-    c, s, sq = grad_core(x, dtype, shift)
-    v = x.reshape(-1)
-    return c, s, sq, v.abs().sum(dtype=torch.promote_types(v.dtype, dtype))
+
+def core(x: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(c, Σd, Σd², Σ|x|) with d = x − c (see :func:`grad_core`)."""
+    return (*grad_core(x, dtype, shift), abs_sum(x, dtype))
 
 
 def unit_dim(x: Tensor, channels_first: bool) -> int:

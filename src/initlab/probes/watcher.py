@@ -116,8 +116,11 @@ class Watcher(HTMLReportMixin):
         self._rows: list[tuple[int, dict[int, int], dict[int, int], int]] = []  # (step, numel, input numel, batch)
         self._hrows: list[tuple[int, int]] = []  # (step, row in the current buffer)
         self._idx_cache: dict[tuple[int, ...], Tensor] = {}
+        self._layouts: list[tuple[list, Tensor]] = []  # recent (keys of a step, their device index)
         self._snap: list[Tensor] | None = None
         self._snap_norms: list[Tensor] | None = None
+        self._spare: list[Tensor] | None = None  # the next snapshot, taken while the last is consumed
+        self._fresh = False  # _snap already holds the weights of the step about to be armed
         self._wspecs: list[Any] = [sp for sp in self._rec.specs if sp.weight is not None
                                    and sp.weight.requires_grad] if self._rec is not None else []
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
@@ -144,17 +147,23 @@ class Watcher(HTMLReportMixin):
             self._rec.remove()
             self._stream.remove()
         self._inside = False
-        self._snap = self._snap_norms = None
+        self._snap = self._snap_norms = self._spare = None
+        self._fresh = False
         self.flush()
+
+    def _records(self, s: int) -> tuple[bool, bool]:
+        """(recorded, extended) for step ``s``."""
+        ext = self.hist_every is not None and s % self.hist_every == 0
+        return ext or s % self.every == 0, ext
 
     def _arm(self, s: int) -> None:
         """Decide whether step ``s`` (the next forward/backward) is recorded; snapshot if so."""
         rec = self._rec
-        ext = self.hist_every is not None and s % self.hist_every == 0
-        rec.extended = ext
-        rec.active = ext or s % self.every == 0
+        rec.active, rec.extended = self._records(s)
         self._stream.active = rec.active
-        if rec.active and self._update and self._wspecs:
+        if self._fresh:  # the step just recorded took this snapshot (see _param_stats)
+            self._fresh = False
+        elif rec.active and self._update and self._wspecs:
             ws = self._update_rows()
             if self._snap is None:
                 self._snap = [w.clone() for w in ws]
@@ -181,6 +190,7 @@ class Watcher(HTMLReportMixin):
             raise ValueError("call w.step() inside `with il.watch(model) as w:`")
         rec = self._rec
         if rec.active and rec.slots:
+            rec.finish()
             self._record(self.step_count, rec.extended)
         if rec.active:
             self._stream.record(self.step_count)
@@ -203,7 +213,7 @@ class Watcher(HTMLReportMixin):
     def _record(self, s: int, extended: bool) -> None:
         rec = self._rec
         self._add_columns()
-        vals, keys = list(rec.vals), list(rec.keys)
+        vals, keys = rec.vals, rec.keys  # the frame's lists (new_frame replaces them next)
         self._param_stats(vals, keys, extended)
         if not vals:
             return
@@ -213,7 +223,13 @@ class Watcher(HTMLReportMixin):
             self._buf = DeviceRows(cap, len(_RAW), chunk, dev)
             self._hbuf = DeviceRows(cap, self.bins, chunk, dev)
         cols, K = self._cols, len(_RAW)
-        idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
+        for lay in self._layouts:  # a step's keys are the last step's (same objects: fast ==)
+            if lay[0] == keys:
+                idx = lay[1]
+                break
+        else:
+            idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
+            self._layouts = [(keys, idx)] + self._layouts[:3]
         r = len(self._rows)
         row = self._buf.row(r).view(-1)
         row.fill_(math.nan)
@@ -249,30 +265,53 @@ class Watcher(HTMLReportMixin):
         specs = self._wspecs
         if not specs:
             return
-        cols = self._cols
+        cols, kts = self._cols, self._rec.slot_keys
         with torch.no_grad():
-            wg = [(sp, sp.weight.grad) for sp in specs if sp.weight.grad is not None and (sp.index, 0) in cols]
-            bg = [(sp, sp.bias.grad) for sp in specs
-                  if sp.bias is not None and sp.bias.grad is not None and (sp.index, 0) in cols]
+            wg, bg = [], []
+            for sp in specs:
+                if (sp.index, 0) in cols:
+                    g = sp.weight.grad
+                    if g is not None:
+                        wg.append((sp, g))
+                    b = sp.bias
+                    if b is not None and b.grad is not None:
+                        bg.append((sp, b.grad))
             tensors = [g for _, g in wg] + [g for _, g in bg]
-            keys += [((sp.index, 0), "wgrad") for sp, _ in wg] + [((sp.index, 0), "bgrad") for sp, _ in bg]
+            keys += [kts((sp.index, 0))["wgrad"] for sp, _ in wg] + [kts((sp.index, 0))["bgrad"] for sp, _ in bg]
             upd = self._update and self._snap is not None
+            ahead = False
             if upd:
-                torch._foreach_sub_(self._snap, self._update_rows())  # W_before − W_after (sampled rows)
+                rows = self._update_rows()
+                ahead = self._records(self.step_count + 1)[0]
+                if ahead:  # the next step records too: take its snapshot now, reading the weights once
+                    if self._spare is None:
+                        self._spare = [r.clone() for r in rows]
+                    else:
+                        torch._foreach_copy_(self._spare, rows)
+                    rows = self._spare
+                torch._foreach_sub_(self._snap, rows)  # W_before − W_after (sampled rows)
                 tensors += self._snap
-            if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖ and ‖ΔW‖ of every layer
+                if ahead:
+                    tensors += self._spare
+            if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖, ‖ΔW‖ (and the next ‖W‖) of every layer
                 norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
                 vals += norms[:len(wg) + len(bg)]
             if upd:
-                for sp, d, wn in zip(specs, norms[len(wg) + len(bg):], self._snap_norms):
+                n = len(wg) + len(bg)
+                for sp, d, wn in zip(specs, norms[n:n + len(specs)], self._snap_norms):
                     if (sp.index, 0) in cols:
+                        kt = kts((sp.index, 0))
                         vals += (d, wn)
-                        keys += (((sp.index, 0), "update"), ((sp.index, 0), "wnorm"))
+                        keys += (kt["update"], kt["wnorm"])
+                if ahead:
+                    self._snap, self._spare = self._spare, self._snap
+                    self._snap_norms = list(norms[n + len(specs):])
+                    self._fresh = True
             if extended:
                 for sp, g in wg:
                     if sp.kind in ("linear", "conv") and g.dim() >= 2:
                         vals.append(sign_coherence(g))
-                        keys.append(((sp.index, 0), "coh"))
+                        keys.append(kts((sp.index, 0))["coh"])
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:

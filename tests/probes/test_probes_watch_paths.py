@@ -1,0 +1,130 @@
+"""The Watcher's cheaper paths give the same numbers as a float64 reference (issue 12 §3):
+
+* Σ|y| of a linear/conv layer that an ``nn.Sequential`` feeds to an ``nn.ReLU`` is taken as
+  2·Σrelu(y) − Σy from the sums the hooks take anyway (no abs pass) — and it is taken from y itself
+  when the layer is called outside its Sequential (then y may be changed in place before the ReLU);
+* ‖ΔW‖/‖W‖ when consecutive steps are recorded: the next step's weight snapshot is taken while the
+  current one is consumed (``every=1``) — and when they are not (``every=2``).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import initlab as il
+from probes_testlib import gen
+
+
+class _CountAbs(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _net(conv: bool) -> nn.Sequential:
+    torch.manual_seed(3)
+    if conv:
+        return nn.Sequential(nn.Conv2d(2, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 4, 3), nn.Tanh(),
+                             nn.Flatten(), nn.Linear(4 * 6 * 6, 5), nn.ReLU(), nn.Linear(5, 3))
+    return nn.Sequential(nn.Linear(12, 24), nn.ReLU(), nn.Linear(24, 24), nn.ReLU(), nn.Linear(24, 3))
+
+
+def _capture(model):
+    """float64 Σ|y|/n of every Linear/Conv output, per forward call, by an independent hook."""
+    seen: list[dict[str, float]] = []
+
+    def keep(name):
+        def hook(m, args, y):
+            seen[-1][name] = float(y.detach().double().abs().mean())
+        return hook
+
+    hooks = [m.register_forward_hook(keep(n)) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    return seen, hooks
+
+
+@pytest.mark.parametrize("conv", [False, True])
+def test_abs_mean_before_relu_equals_float64(conv):
+    model = _net(conv)
+    g = gen(1)
+    xs = [torch.randn(8, 2, 8, 8, generator=g) if conv else torch.randn(16, 12, generator=g) for _ in range(8)]
+    seen, hooks = _capture(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    counter = _CountAbs()
+    with il.watch(model, hist_every=None, flush_every=1) as w:  # flush_every=1: unshifted from step 1 on
+        for s, x in enumerate(xs):
+            seen.append({})
+            if s == 5:
+                counter.__enter__()
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            w.step()
+            if s == 5:
+                counter.__exit__(None, None, None)
+    for h in hooks:
+        h.remove()
+    a = w.arrays()
+    layers = list(a["layers"])
+    for name in seen[0]:
+        j = layers.index(name)
+        np.testing.assert_allclose(a["abs_mean"][:, j], [d[name] for d in seen], rtol=2e-6, err_msg=name)
+    # once unshifted (step 5) the layers before a ReLU take no abs pass: only the last Linear does
+    # (and, in the CNN, the Conv before Tanh and the Tanh itself); plus one per layer in _capture's hooks
+    assert counter.ops["abs"] == (3 if conv else 1) + len(hooks), counter.ops
+
+
+def test_abs_mean_when_layer_is_called_outside_its_sequential():
+    # the Linear's output is changed in place before the ReLU: Σ|y| must be that of the output itself
+    model = _net(conv=False)
+    g = gen(2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    want = []
+    with il.watch(model, hist_every=None, flush_every=1) as w:
+        for _ in range(5):
+            x = torch.randn(16, 12, generator=g)
+            opt.zero_grad()
+            y = model[0](x)
+            want.append(float(y.detach().double().abs().mean()))
+            y.add_(0.5)  # between the layer and its ReLU, outside the Sequential
+            h = model[1](y)
+            for m in list(model)[2:]:
+                h = m(h)
+            h.pow(2).mean().backward()
+            opt.step()
+            w.step()
+    a = w.arrays()
+    np.testing.assert_allclose(a["abs_mean"][:, 0], want, rtol=2e-6)
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_update_ratio_with_and_without_the_snapshot_ahead(every):
+    model = _net(conv=False)  # 24 rows ≤ UPDATE_ROWS: the ratio is exact
+    g = gen(3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    want = {}
+    with il.watch(model, every=every, hist_every=3, flush_every=4) as w:
+        for s in range(9):
+            x = torch.randn(16, 12, generator=g)
+            before = [m.weight.detach().double().clone() for m in model if isinstance(m, nn.Linear)]
+            opt.zero_grad()
+            F.mse_loss(model(x), torch.zeros(16, 3)).backward()
+            opt.step()
+            after = [m.weight.detach().double() for m in model if isinstance(m, nn.Linear)]
+            want[s] = [float((b - a).norm() / b.norm()) for b, a in zip(before, after)]
+            w.step()
+    a = w.arrays()
+    steps = list(a["steps"])
+    assert steps == [s for s in range(9) if s % every == 0 or s % 3 == 0]
+    cols = [list(a["layers"]).index(str(i)) for i, m in enumerate(model) if isinstance(m, nn.Linear)]
+    for r, s in enumerate(steps):
+        np.testing.assert_allclose(a["update_ratio"][r, cols], want[s], rtol=1e-5, err_msg=str(s))
