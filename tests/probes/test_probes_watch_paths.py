@@ -128,3 +128,47 @@ def test_update_ratio_with_and_without_the_snapshot_ahead(every):
     cols = [list(a["layers"]).index(str(i)) for i, m in enumerate(model) if isinstance(m, nn.Linear)]
     for r, s in enumerate(steps):
         np.testing.assert_allclose(a["update_ratio"][r, cols], want[s], rtol=1e-5, err_msg=str(s))
+
+
+def _ambiguous(y: np.ndarray, lo: float, hi: float, bins: int) -> int:
+    """Entries within float32 rounding of a bin edge (float32 and float64 may bin them differently)."""
+    u = (y - lo) / (hi - lo) * bins
+    return int(np.sum(np.abs(u - np.round(u)) < 1e-4 * bins))
+
+
+def test_extended_statistics_of_conv_relu_equal_float64():
+    # the ReLU's min/max/positive count/dead units reuse its Conv's (relu(y) > 0 ⇔ y > 0); histograms
+    # equal numpy's over [min, max] but for entries on a bin edge
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 6 * 6, 4))
+    with torch.no_grad():
+        model[2].bias[:3] = -50.0  # three dead units after the second ReLU
+    outs: dict[str, list[np.ndarray]] = {}
+    hooks = [m.register_forward_hook(lambda m, a, y, n=n: outs.setdefault(n, []).append(y.detach().double().numpy()))
+             for n, m in model.named_modules() if n in ("0", "1", "2", "3", "5")]
+    g = gen(5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with il.watch(model, hist_every=1, bins=16) as w:
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.randn(6, 3, 8, 8, generator=g)).pow(2).mean().backward()
+            opt.step()
+            w.step()
+    for h in hooks:
+        h.remove()
+    a = w.arrays()
+    layers = list(a["layers"])
+    for name, ys in outs.items():
+        j = layers.index(name)
+        for r, y in enumerate(ys):
+            lo, hi = y.min(), y.max()
+            assert a["min"][r, j] == pytest.approx(lo, rel=1e-6, abs=1e-7) and a["max"][r, j] == pytest.approx(hi, rel=1e-6)
+            assert a["positive_fraction"][r, j] == np.mean(y > 0) and a["zero_fraction"][r, j] == np.mean(y == 0)
+            want, _ = np.histogram(y, bins=16, range=(lo, hi))
+            diff = np.abs(a["hist_counts"][r, j] - want).sum()
+            assert a["hist_counts"][r, j].sum() == y.size and diff <= 2 * _ambiguous(y.ravel(), lo, hi, 16), (name, r)
+            if name in ("1", "3"):
+                unit_max = y.max(axis=(0, 2, 3))
+                assert a["dead_fraction"][r, j] == np.mean(unit_max <= 0)
+    assert a["dead_fraction"][:, layers.index("3")].min() >= 3 / 8

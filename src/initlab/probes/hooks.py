@@ -226,6 +226,7 @@ class Recorder:
         self.hists: list[tuple[tuple[int, int], Tensor]] = []
         self.input_numel: dict[tuple[int, int], int] = {}
         self._positive: dict[int, tuple[Any, int, Tensor]] = {}  # id(output) -> (weakref, version, count)
+        self._last: tuple | None = None  # the last extended output: (weakref, version, y > 0, count, min, max)
         # precise mode: the bottom (input) of each call, for Caffe's backward lines
         self.bottoms: dict[tuple[int, int], tuple[str | None, int]] = {}  # slot -> (source label, numel)
         self._tops: dict[int, tuple[Any, int, str]] = {}  # id(output) -> (weakref, version, label)
@@ -424,13 +425,20 @@ class Recorder:
         # the owner converts them when it stacks the step's values
         vals, keys, acc = self.vals, self.keys, self.acc
         kt = self.slot_keys(slot)
-        lo, hi = S.minmax(yd)
-        positive = yd > 0
-        pos = torch.count_nonzero(positive)
+        last, self._last = self._last, None
+        x0 = args[0] if args and spec.act is not None and spec.act.name == "relu" else None
+        if last is not None and x0 is not None and last[0]() is x0 and last[1] == x0._version:
+            # nn.ReLU of the output recorded just before: relu(x) > 0 ⇔ x > 0, min/max = max(·, 0)
+            positive, pos, lo, hi = last[2], last[3], last[4].clamp_min(0), last[5].clamp_min(0)
+        else:
+            lo, hi = S.minmax(yd)
+            positive = yd > 0
+            pos = torch.count_nonzero(positive)
         vals += (lo.to(acc), hi.to(acc), pos, yd.numel() - pos if spec.nonneg else torch.count_nonzero(yd == 0))
         keys += (kt["min"], kt["max"], kt["pos"], kt["zero"])
         if y is not None:  # the positive count of the next layer's input, when that input is y
             self._positive[id(y)] = (weakref.ref(y), y._version, pos)
+            self._last = (self._positive[id(y)][0], y._version, positive, pos, lo, hi)  # for its nn.ReLU
         self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
         if spec.sat is not None:
             vals.append(S.saturated(yd, *spec.sat))

@@ -120,12 +120,13 @@ def histogram(x: Tensor, lo: Tensor, hi: Tensor, bins: int) -> Tensor:
     if x.dtype not in (torch.float32, torch.float64):
         x = x.to(ACC)
     scale = bins / (hi - lo).clamp_min(torch.finfo(ACC).tiny)
-    # truncation = floor for the clamped, non-negative bin coordinate
-    idx = torch.addcmul(-lo * scale, x, scale).clamp_(0, bins - 1).nan_to_num_(0.0).to(torch.int64)
-    if x.device.type == "cpu":  # bincount is the fastest on CPU; on CUDA it would sync (it takes a max)
-        return torch.bincount(idx, minlength=bins).to(ACC)
+    # the bin coordinate (x − lo)·scale, truncated (= floor once clamped to [0, bins − 1]); sub + mul_
+    # is ~5× faster than one addcmul with 0-d operands on CPU
+    idx = torch.sub(x, lo).mul_(scale).clamp_(0, bins - 1).nan_to_num_(0.0)
+    if x.device.type == "cpu":  # bincount is the fastest on CPU (int32: 2× faster than int64); on CUDA
+        return torch.bincount(idx.to(torch.int32), minlength=bins).to(ACC)  # it would sync (it takes a max)
     out = torch.zeros(bins, dtype=ACC, device=x.device)
-    return out.index_add_(0, idx, torch.ones(1, dtype=ACC, device=x.device).expand(idx.numel()))
+    return out.index_add_(0, idx.to(torch.int64), torch.ones(1, dtype=ACC, device=x.device).expand(idx.numel()))
 
 
 @lru_cache(maxsize=16)
