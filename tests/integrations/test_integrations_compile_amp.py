@@ -25,7 +25,7 @@ def _batches(steps):
 
 def _train(model, xs, *, compiled=False, hist_every=2, on_step=None):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with il.watch(model, hist_every=hist_every, bins=8) as w:  # hooks registered before compiling
+    with il.watch(model, every=1, hist_every=hist_every, bins=8) as w:  # hooks registered before compiling
         f = torch.compile(model, backend="aot_eager") if compiled else model
         for s, x in enumerate(xs):
             opt.zero_grad()

@@ -46,7 +46,7 @@ def test_trainer_logs_the_watchers_values(tmp_path):
     args = transformers.TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=N, max_steps=4,
                                           logging_steps=2, report_to=[], use_cpu=True, save_strategy="no",
                                           learning_rate=1e-3, disable_tqdm=True, seed=0)
-    cb = InitlabCallback(hist_every=2)
+    cb = InitlabCallback(every=1, hist_every=2)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=data)
     cb.attach(trainer)
     trainer.train()
@@ -84,3 +84,12 @@ def test_bad_arguments():
         InitlabCallback(stats=("std", "nope"))
     with pytest.raises(ValueError, match="findings"):
         InitlabCallback(findings="epoch")
+
+
+def test_callback_defaults_are_watchs():
+    import inspect as pyinspect
+
+    want = pyinspect.signature(il.watch).parameters
+    got = pyinspect.signature(InitlabCallback.__init__).parameters
+    for k in ("every", "hist_every", "flush_every", "bins"):
+        assert got[k].default == want[k].default, k

@@ -94,7 +94,7 @@ def test_callback_logs_what_the_watcher_and_inspect_see(tmp_path):
 
 
 def test_nonfinite_step_reported_and_other_loggers(tmp_path, caplog):
-    cb = InitlabCallback(hist_every=None, findings="never")
+    cb = InitlabCallback(every=1, hist_every=None, findings="never")
     logger = CSVLogger(tmp_path, name="csv")
     with caplog.at_level(logging.WARNING, logger="initlab"):
         _trainer(tmp_path, cb, logger, steps=4).fit(Tiny(nan_at=2), _data())
@@ -124,7 +124,7 @@ def test_gradient_accumulation_steps_on_optimizer_steps(tmp_path):
     model = Tiny()
     model0 = copy.deepcopy(model.net)
     data = _data(n=64, batch=8)
-    cb = InitlabCallback(hist_every=None, findings="never", save=False)
+    cb = InitlabCallback(every=1, hist_every=None, findings="never", save=False)
     trainer = L.Trainer(max_steps=2, accelerator="cpu", devices=1, callbacks=[cb], logger=False,
                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
                         accumulate_grad_batches=2)
@@ -143,3 +143,12 @@ def test_gradient_accumulation_steps_on_optimizer_steps(tmp_path):
     with torch.no_grad():
         h = model0[0](x1)
     assert a["std"][0, 3] == pytest.approx(h.std(unbiased=False).item(), rel=1e-5)
+
+
+def test_callback_defaults_are_watchs():
+    import inspect as pyinspect
+
+    want = pyinspect.signature(il.watch).parameters
+    got = pyinspect.signature(InitlabCallback.__init__).parameters
+    for k in ("every", "hist_every", "flush_every", "bins"):
+        assert got[k].default == want[k].default, k

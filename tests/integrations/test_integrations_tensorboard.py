@@ -26,7 +26,7 @@ def _train(steps: int = 6, hist_every: int = 3):
     model0 = copy.deepcopy(model)
     xs = [torch.randn(20, 6, generator=g) for _ in range(steps)]
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with il.watch(model, hist_every=hist_every, bins=10) as w:
+    with il.watch(model, every=1, hist_every=hist_every, bins=10) as w:
         for x in xs:
             opt.zero_grad()
             model(x).pow(2).mean().backward()

@@ -48,7 +48,7 @@ def test_watch_equals_inspect_equals_float64_when_mean_dominates(dtype):
     model, x, loss_fn = _sigmoid_net(dtype)
     ref = _reference(model, x, loss_fn)
     ins = il.inspect(model, x, loss_fn=loss_fn)
-    with il.watch(model, hist_every=1) as w:
+    with il.watch(model, every=1, hist_every=1) as w:
         loss_fn(model(x)).backward()
         w.step()
     a = w.arrays()
@@ -72,7 +72,7 @@ def test_shifted_sums_survive_nonfinite_and_constant_tensors():
         model[0].weight.zero_()
         model[0].bias.fill_(7.25)
     x = torch.randn(16, 4, generator=gen(1))
-    with il.watch(model, hist_every=None) as w:
+    with il.watch(model, every=1, hist_every=None) as w:
         model(x).sum().backward()
         w.step()
         x_bad = x.clone()
@@ -95,7 +95,7 @@ def test_shift_plan_follows_the_layers_across_flushes():
     with torch.no_grad():
         bias.zero_()  # the Linear's output starts moderate: 0 ± 0.0057
     ref = []
-    with il.watch(model, hist_every=None, flush_every=2, update_ratio=False) as w:
+    with il.watch(model, every=1, hist_every=None, flush_every=2, update_ratio=False) as w:
         for step in range(8):
             if step == 4:  # after two flushes (steps 1 and 3): drift to 3 ± 0.0057
                 with torch.no_grad():

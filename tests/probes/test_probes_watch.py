@@ -35,7 +35,7 @@ def test_watch_values_match_autograd_and_update_ratio():
     x, y = _data()
     w0 = model[0].weight.detach().clone()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with il.watch(model, hist_every=1) as w:
+    with il.watch(model, every=1, hist_every=1) as w:
         opt.zero_grad()
         h = model[0](x)
         h.retain_grad()
@@ -124,7 +124,7 @@ def test_watched_steps_run_on_meta_tensors(make):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     reached = False
     with pytest.raises(NotImplementedError, match="meta"):
-        with il.watch(model, hist_every=3, flush_every=10**9) as w:
+        with il.watch(model, every=1, hist_every=3, flush_every=10**9) as w:
             for _ in range(10):
                 opt.zero_grad()
                 F.cross_entropy(model(x), y).backward()
@@ -143,7 +143,7 @@ def test_no_cuda_sync_between_flushes():
     model = mlp([10, 32, 32, 3], seed=0).cuda()
     x, y = (t.cuda() for t in _data())
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    with il.watch(model, hist_every=3, flush_every=10**9) as w:
+    with il.watch(model, every=1, hist_every=3, flush_every=10**9) as w:
         _train(model, w, 3, x, y, opt=opt)  # warm-up: index caches, snapshots, buffers
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
@@ -159,7 +159,7 @@ def test_flush_every_huge_grows_with_recorded_steps():
     model = mlp([10, 16, 16, 3], seed=1)
     twin = copy.deepcopy(model)
     x, y = _data()
-    with il.watch(model, hist_every=5, flush_every=10**9) as w:
+    with il.watch(model, every=1, hist_every=5, flush_every=10**9) as w:
         _train(model, w, 10, x, y)
         small = w.buffer_bytes
         _train(model, w, 130, x, y)
@@ -169,7 +169,7 @@ def test_flush_every_huge_grows_with_recorded_steps():
         assert len(w.store.steps) == 140
     assert 0 < small <= 500_000  # one chunk of 128 rows (and one of histograms)
     assert small < large <= 2 * small  # 140 rows: two chunks of 128 rows (one of 128 histograms)
-    with il.watch(twin, hist_every=5, flush_every=7) as w2:
+    with il.watch(twin, every=1, hist_every=5, flush_every=7) as w2:
         _train(twin, w2, 140, x, y)
     b = w2.arrays()
     assert a["steps"].tolist() == list(range(140)) and len(a["hist_steps"]) == 28
@@ -213,7 +213,7 @@ def test_hooks_removed_on_exception():
     model = mlp([10, 8, 3], seed=0)
     x, y = _data()
     with pytest.raises(RuntimeError, match="boom"):
-        with il.watch(model) as w:
+        with il.watch(model, every=1) as w:
             _train(model, w, 3, x, y)
             model(x).sum()  # a forward whose backward never comes
             raise RuntimeError("boom")
@@ -226,7 +226,7 @@ def test_hooks_removed_on_exception():
 def test_max_history_thins_the_oldest_steps():
     model = mlp([10, 8, 3], seed=0)
     x, y = _data()
-    with il.watch(model, max_history=20, hist_every=10, flush_every=7) as w:
+    with il.watch(model, every=1, max_history=20, hist_every=10, flush_every=7) as w:
         _train(model, w, 100, x, y)
     steps = w.arrays()["steps"]
     assert len(steps) <= 20 and steps[0] == 0 and steps[-1] == 99
@@ -238,7 +238,7 @@ def test_max_history_thins_the_oldest_steps():
 def test_bfloat16_model_accumulates_in_float32():
     model = mlp([10, 16, 3], seed=0).to(torch.bfloat16)
     x = torch.randn(64, 10, generator=gen(3)).to(torch.bfloat16)
-    with il.watch(model, hist_every=1) as w:
+    with il.watch(model, every=1, hist_every=1) as w:
         out = model(x)
         out.float().pow(2).mean().backward()
         w.step()
@@ -251,7 +251,7 @@ def test_bfloat16_model_accumulates_in_float32():
 def test_no_grad_forwards_are_not_recorded():
     model = mlp([10, 8, 3], seed=0)
     x, y = _data()
-    with il.watch(model) as w:
+    with il.watch(model, every=1) as w:
         _train(model, w, 2, x, y)
         with torch.no_grad():
             model(x)
@@ -267,7 +267,7 @@ def test_thousand_cycles_leave_no_hooks_and_no_growth():
         if i % 2:
             il.inspect(model, x)
             return
-        with il.watch(model, hist_every=2) as w:
+        with il.watch(model, every=1, hist_every=2) as w:
             model(x).sum().backward()
             w.step()
         w.arrays()
@@ -296,7 +296,7 @@ def test_huge_learning_rate_kills_relus():
     # seed 004: a large learning rate pushes ReLU units to ≤ 0 on every example
     model = mlp([20, 64, 64, 64, 5], seed=0)
     x, y = torch.randn(128, 20, generator=gen(1)), torch.randint(0, 5, (128,), generator=gen(2))
-    with il.watch(model, hist_every=5) as w:
+    with il.watch(model, every=1, hist_every=5) as w:
         _train(model, w, 20, x, y, lr=2.0)
     found = {f.kind: f for f in w.findings()}
     assert found["dead_units"].severity == "warning"
@@ -307,7 +307,7 @@ def test_huge_learning_rate_kills_relus():
 def test_watch_reports_first_nonfinite_step():
     model = mlp([10, 8, 8, 3], seed=0)
     x, y = _data()
-    with il.watch(model) as w:
+    with il.watch(model, every=1) as w:
         _train(model, w, 3, x, y)
         with torch.no_grad():
             model[2].weight[0, 0] = float("nan")
@@ -319,7 +319,7 @@ def test_watch_reports_first_nonfinite_step():
 def test_healthy_training_gets_no_warning():
     model = mlp([10, 64, 64, 3], seed=0)
     x, y = _data(n=128)
-    with il.watch(model, hist_every=10) as w:
+    with il.watch(model, every=1, hist_every=10) as w:
         _train(model, w, 30, x, y, lr=0.05)
     assert [f for f in w.findings() if f.severity != "info"] == []
     ratios = w.arrays()["update_ratio"][:, 0]
@@ -329,7 +329,7 @@ def test_healthy_training_gets_no_warning():
 def test_inspect_inside_watch_is_not_recorded():
     model = mlp([10, 8, 3], seed=0)
     x, y = _data()
-    with il.watch(model) as w:
+    with il.watch(model, every=1) as w:
         _train(model, w, 1, x, y)
         ins = il.inspect(model, x, y)
         _train(model, w, 1, x, y)
@@ -360,7 +360,7 @@ def test_extended_counts_match_an_independent_count(inplace):
     inputs = {}
     hs = [model[i].register_forward_hook(lambda m, a, o, i=i: inputs.__setitem__(i, a[0].detach().clone()))
           for i in (0, 2, 4)]
-    with il.watch(model, hist_every=1, update_ratio=False) as w:
+    with il.watch(model, every=1, hist_every=1, update_ratio=False) as w:
         model(x).sum().backward()
         grads = {i: model[i].weight.grad.clone() for i in (0, 2, 4)}
         w.step()
@@ -391,7 +391,7 @@ def test_functional_activations_label_watched_layers():
 
     model = Net()
     x, y = _data()
-    with il.watch(model) as w:
+    with il.watch(model, every=1) as w:
         _train(model, w, 2, x, y)
     assert w.arrays()["layer_activation"].tolist() == ["relu", "tanh", ""]
     assert [(r.name, r.activation) for r in w.summary()] == [("a", "relu"), ("b", "tanh"), ("c", None)]
@@ -411,7 +411,7 @@ def test_inplace_activation_after_a_view_output_keeps_its_gradient():
     want = float(h.grad.norm())
     assert model[0](x)._is_view()  # the case under test
     ins = il.inspect(model, x, loss_fn=lambda out: out.pow(2).sum())
-    with il.watch(model, hist_every=None) as w:
+    with il.watch(model, every=1, hist_every=None) as w:
         model(x).pow(2).sum().backward()
         w.step()
     assert ins["0"].grad_norm == pytest.approx(want, rel=1e-6)
@@ -423,7 +423,7 @@ def test_inplace_activation_after_a_view_output_keeps_its_gradient():
 def test_save_is_atomic(tmp_path, monkeypatch):
     model = mlp([10, 8, 3], seed=0)
     x, y = _data()
-    with il.watch(model) as w:
+    with il.watch(model, every=1) as w:
         _train(model, w, 3, x, y)
     path = w.save(tmp_path / "h.npz")
     before = (tmp_path / "h.npz").read_bytes()
@@ -434,7 +434,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez_compressed", broken)
     monkeypatch.setattr(np, "savez", broken)
-    with il.watch(model) as w2:
+    with il.watch(model, every=1) as w2:
         _train(model, w2, 2, x, y)
     with pytest.raises(OSError, match="disk full"):
         w2.save(path)

@@ -60,7 +60,7 @@ def test_abs_mean_before_relu_equals_float64(conv):
     seen, hooks = _capture(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     counter = _CountAbs()
-    with il.watch(model, hist_every=None, flush_every=1) as w:  # flush_every=1: unshifted from step 1 on
+    with il.watch(model, every=1, hist_every=None, flush_every=1) as w:  # flush_every=1: unshifted from step 1 on
         for s, x in enumerate(xs):
             seen.append({})
             if s == 5:
@@ -89,7 +89,7 @@ def test_abs_mean_when_layer_is_called_outside_its_sequential():
     g = gen(2)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     want = []
-    with il.watch(model, hist_every=None, flush_every=1) as w:
+    with il.watch(model, every=1, hist_every=None, flush_every=1) as w:
         for _ in range(5):
             x = torch.randn(16, 12, generator=g)
             opt.zero_grad()
@@ -149,7 +149,7 @@ def test_extended_statistics_of_conv_relu_equal_float64():
              for n, m in model.named_modules() if n in ("0", "1", "2", "3", "5")]
     g = gen(5)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    with il.watch(model, hist_every=1, bins=16) as w:
+    with il.watch(model, every=1, hist_every=1, bins=16) as w:
         for _ in range(3):
             opt.zero_grad()
             model(torch.randn(6, 3, 8, 8, generator=g)).pow(2).mean().backward()
@@ -172,3 +172,30 @@ def test_extended_statistics_of_conv_relu_equal_float64():
                 unit_max = y.max(axis=(0, 2, 3))
                 assert a["dead_fraction"][r, j] == np.mean(unit_max <= 0)
     assert a["dead_fraction"][:, layers.index("3")].min() >= 3 / 8
+
+
+def test_default_cadence_every_5_extended_every_50():
+    # the defaults (a contract: docs, integrations): core statistics on steps 0, 5, 10, …; extended ones
+    # (histograms, min/max, …) on steps 0, 50, 100 — each of them also a core step
+    import inspect as pyinspect
+
+    from initlab.probes.watcher import DEFAULT_EVERY, DEFAULT_HIST_EVERY, Watcher
+
+    params = pyinspect.signature(il.watch).parameters
+    assert (params["every"].default, params["hist_every"].default) == (DEFAULT_EVERY, DEFAULT_HIST_EVERY) == (5, 50)
+    init = pyinspect.signature(Watcher.__init__).parameters
+    assert (init["every"].default, init["hist_every"].default) == (5, 50)
+    model = _net(conv=False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    g = gen(6)
+    with il.watch(model) as w:
+        for _ in range(101):
+            opt.zero_grad()
+            model(torch.randn(4, 12, generator=g)).pow(2).mean().backward()
+            opt.step()
+            w.step()
+    a = w.arrays()
+    assert list(a["steps"]) == list(range(0, 101, 5))
+    assert list(a["hist_steps"]) == [0, 50, 100]
+    lin = [j for j, n in enumerate(a["layers"]) if isinstance(model[int(n)], nn.Linear)]
+    assert np.isfinite(a["update_ratio"][:, lin]).all() and np.isfinite(a["grad_norm"]).all()

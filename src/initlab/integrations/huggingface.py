@@ -57,7 +57,7 @@ def _make_class() -> type:
 
 
 class _Mixin:
-    def __init__(self, every: int = 1, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
+    def __init__(self, every: int = 5, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
                  update_ratio: bool = True, stats: tuple[str, ...] = LOGGED_STATS, findings: str = "end",
                  save: bool = True):
         from ..formats import STATS

@@ -1,7 +1,7 @@
 r"""A Lightning callback that watches the LightningModule while it trains.
 
 ``trainer = L.Trainer(callbacks=[InitlabCallback()])`` records the per-layer statistics of
-:func:`initlab.watch` on every optimizer step, logs them through the trainer's loggers (scalars
+:func:`initlab.watch` on every ``every``-th optimizer step (5 by default, as ``watch``), logs them through the trainer's loggers (scalars
 ``initlab/{layer}/{stat}``; histograms too when the logger is TensorBoard), reports the findings, and
 saves the history as ``initlab_watch.npz`` in the trainer's log dir (``initlab report`` renders it).
 
@@ -74,7 +74,7 @@ def _make_class() -> type:
 
 
 class _Mixin:
-    def __init__(self, every: int = 1, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
+    def __init__(self, every: int = 5, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
                  update_ratio: bool = True, findings: str = "end", stats: tuple[str, ...] = DEFAULT_STATS,
                  save: bool = True):
         super().__init__()
