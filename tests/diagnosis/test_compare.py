@@ -81,7 +81,7 @@ def test_compare_with_watcher_first_step():
     assert [r.predicted_std for r in cmp2.rows] == pytest.approx(want, rel=1e-9)
     # after training, the model's weights are no longer those of the first step: said, not hidden
     torch.optim.SGD(model.parameters(), lr=1.0).step()
-    with il.watch(model) as w2:
+    with il.watch(model, every=1) as w2:
         for _ in range(2):
             model(x).pow(2).mean().backward()
             w2.step()
