@@ -144,6 +144,8 @@ def test_extended_statistics_of_conv_relu_equal_float64():
                           nn.Flatten(), nn.Linear(8 * 6 * 6, 4))
     with torch.no_grad():
         model[2].bias[:3] = -50.0  # three dead units after the second ReLU
+        model[5].weight[:2] = 0.0  # two Linear outputs exactly 0 at step 0 (zero_fraction 1/2)
+        model[5].bias[:2] = 0.0
     outs: dict[str, list[np.ndarray]] = {}
     hooks = [m.register_forward_hook(lambda m, a, y, n=n: outs.setdefault(n, []).append(y.detach().double().numpy()))
              for n, m in model.named_modules() if n in ("0", "1", "2", "3", "5")]
@@ -172,6 +174,7 @@ def test_extended_statistics_of_conv_relu_equal_float64():
                 unit_max = y.max(axis=(0, 2, 3))
                 assert a["dead_fraction"][r, j] == np.mean(unit_max <= 0)
     assert a["dead_fraction"][:, layers.index("3")].min() >= 3 / 8
+    assert a["zero_fraction"][0, layers.index("5")] == 0.5
 
 
 def test_default_cadence_every_5_extended_every_50():
