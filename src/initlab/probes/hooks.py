@@ -207,7 +207,8 @@ class Recorder:
                 self.handles.append(seq.register_forward_hook(partial(self._seq_enter, id(seq), -1)))
 
     def _seq_enter(self, key: int, step: int, module: nn.Module, *args: Any) -> None:
-        self._running[key] = self._running.get(key, 0) + step
+        if self.active:  # (the flag does not change during a forward pass)
+            self._running[key] = self._running.get(key, 0) + step
 
     def remove(self) -> None:
         for h in self.handles:

@@ -207,7 +207,7 @@ class Watcher(HTMLReportMixin):
             self._record(self.step_count, rec.extended)
         if rec.active:
             self._stream.record(self.step_count)
-        rec.new_frame()
+            rec.new_frame()  # an inactive step records nothing: its frame stays empty
         self.step_count += 1
         self._arm(self.step_count)
 
