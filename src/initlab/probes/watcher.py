@@ -17,7 +17,10 @@ How it stays cheap. Inside the hooks each output tensor is reduced to four numbe
 its first entry, Σ(x − c), Σ(x − c)², Σ|x|) and each δ = ∂L/∂output to three, on the tensor's
 device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`; it costs
 one more pass, so after each flush the layers whose |mean| ≤ ``SHIFT_RATIO``·std skip it until the
-next flush, which would catch a drift and shift again); parameter gradients are reduced with one
+next flush, which would catch a drift and shift again). Σ|x| costs no pass where it follows from
+sums taken anyway: Σ|x| = Σx for non-negative outputs (ReLU, sigmoid, …), and Σ|y| = 2·Σrelu(y) − Σy
+for a linear/conv output that its ``nn.Sequential`` hands to an ``nn.ReLU`` (see
+:func:`initlab.probes.specs.classify`); parameter gradients are reduced with one
 ``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are
 stacked and written into one row of a device buffer. Nothing reads a value back (no ``.item()``,
 ``.cpu()``, ``.tolist()``) until ``flush_every`` rows are recorded or the history is read: a *flush*
@@ -29,7 +32,9 @@ zero/positive/saturated fractions, dead and distinct units, sign coherence) run 
 ``hist_every`` steps. The update ratio ‖ΔW‖/‖W‖ needs the weights before ``opt.step()``: at the step
 boundary before each recorded step, at most ``UPDATE_ROWS`` = 64 evenly spaced rows (units) of each
 weight are copied into one preallocated snapshot, and the ratio is measured on those rows (exact for
-layers with ≤ 64 units; ``update_ratio=False`` turns it off).
+layers with ≤ 64 units; ``update_ratio=False`` turns it off); when the next step is recorded too, its
+snapshot is taken while this one is consumed (the weights are read once per step). Steps that record
+nothing cost only the hooks' calls (each returns at its first check).
 
 Protocol: ``loss.backward(); opt.step(); w.step()`` — weight gradients are read at ``w.step()``, so call
 ``zero_grad()`` at the start of the next iteration, not before ``w.step()``. Forward passes under
