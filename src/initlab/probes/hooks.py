@@ -210,7 +210,10 @@ class Recorder:
     def _make_hook(self, spec: ModuleSpec):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             if self._recording():
-                self._forward(spec, args, output)
+                if self.extended:  # histograms/unit counts have data-dependent shapes: run them eagerly
+                    _forward_eager(self, spec, args, output)
+                else:
+                    self._forward(spec, args, output)
         return hook
 
     def recording(self) -> bool:
@@ -376,3 +379,10 @@ class Recorder:
             self.keys += ((slot, "gl1"), (slot, "gstd"))
         self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
         self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))
+
+
+# Under torch.compile the extended statistics would graph-break inside the hook (bincount, sort with a
+# generator) and Dynamo would then compile ``_forward`` as a frame of its own, guarded on the length of
+# the growing value lists: one recompile per call until its recompile limit. Running extended steps'
+# hooks eagerly costs one graph break per hook on those steps only; core steps are traced into the graph.
+_forward_eager = torch.compiler.disable(Recorder._forward, recursive=True)
