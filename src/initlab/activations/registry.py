@@ -321,7 +321,7 @@ _MODULE_MAP: dict[type, Callable[[nn.Module], Activation]] = {
 _FUNCTION_MAP: dict[Any, str] = {
     torch.relu: "relu", F.relu: "relu", torch.tanh: "tanh", F.tanh: "tanh",
     torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.gelu: "gelu", F.silu: "silu", F.relu6: "relu6",
-    F.hardtanh: "hardtanh",
+    F.hardtanh: "hardtanh", F.rrelu: "rrelu",
     F.selu: "selu", torch.selu: "selu", F.elu: "elu", F.softplus: "softplus", F.softsign: "softsign",
     F.leaky_relu: "leaky_relu", "relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid",
     "relu_": "relu", "tanh_": "tanh", "sigmoid_": "sigmoid",
@@ -367,6 +367,8 @@ def from_function(target: Any, kwargs: dict | None = None) -> Activation | None:
         return get(name, approximate=kwargs.get("approximate", "none"))
     if name == "hardtanh":
         return get(name, min_val=kwargs.get("min_val", -1.0), max_val=kwargs.get("max_val", 1.0))
+    if name == "rrelu":
+        return get(name, lower=kwargs.get("lower", 1 / 8), upper=kwargs.get("upper", 1 / 3))
     return get(name)
 
 
