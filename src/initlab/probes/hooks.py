@@ -1,7 +1,8 @@
 """Forward/gradient hooks that reduce each module call to a few device scalars.
 
 :func:`~initlab.probes.specs.classify` finds the modules to probe (Linear, Conv, norm layers,
-activation modules, Embedding); a :class:`Recorder` hooks them and, while ``active``, appends for every call the raw
+activation modules, Embedding, ``nn.MultiheadAttention`` as a whole: its ``out_proj`` is never called as
+a module); a :class:`Recorder` hooks them and, while ``active``, appends for every call the raw
 reductions of :mod:`initlab.probes.stats` to one flat list of 0-d tensors (``vals``) with their
 ``(slot, stat)`` keys, where ``slot = (module index, call index)``. δ = ∂L/∂output comes from a tensor
 hook registered on the output during the forward pass (it sees δ of the value the module returned,
@@ -14,7 +15,7 @@ diff*, ∂L/∂input through this module alone. Nothing here reads a value back 
 Watching (not precise), a linear/conv output y that its ``nn.Sequential`` passes to an out-of-place
 ``nn.ReLU`` (``ModuleSpec.relu_next``) gets Σ|y| = 2·Σrelu(y) − Σy from the ReLU's hook, which sums
 relu(y) anyway: one pass less per such layer. It applies only while that Sequential runs and both sums
-are unshifted (and never under ``torch.compile``); when another hook comes first, y's own abs pass
+are unshifted, on core steps (never under ``torch.compile``); when another hook comes first, y's own abs pass
 runs then (y unmodified since, by its version counter), and the owner calls :meth:`Recorder.finish`
 before reading ``vals``.
 
@@ -89,7 +90,7 @@ class Recorder:
                 self.handles.append(seq.register_forward_hook(partial(self._seq_enter, id(seq), -1)))
 
     def _seq_enter(self, key: int, step: int, module: nn.Module, *args: Any) -> None:
-        if self.active:  # (the flag does not change during a forward pass)
+        if self.active and not torch.compiler.is_compiling():  # (active is constant during a forward)
             self._running[key] = self._running.get(key, 0) + step
 
     def remove(self) -> None:
@@ -128,7 +129,10 @@ class Recorder:
             # the checks of _recording, inlined: this runs for every probed module call
             if self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self) and (
                     not self.grad_mode_only or torch.is_grad_enabled()):
-                forward(spec, args, output)
+                if self.extended:  # histograms/unit counts have data-dependent shapes: run them eagerly
+                    _forward_eager(self, spec, args, output)
+                else:
+                    forward(spec, args, output)
         return hook
 
     def recording(self) -> bool:
@@ -265,7 +269,9 @@ class Recorder:
                 vals.append(torch.lerp(relu_of[0], s, 2.0))  # Σ|y| = Σy + 2·(Σrelu(y) − Σy)
                 keys.append(relu_of[1])
             if not spec.nonneg:
-                if shift or not self._running.get(id(spec.relu_seq)) or torch.compiler.is_compiling():
+                # not on extended steps: under torch.compile their hooks run eagerly (_forward_eager)
+                if (shift or self.extended or not self._running.get(id(spec.relu_seq))
+                        or torch.compiler.is_compiling()):
                     vals.append(S.abs_sum(yd, acc))
                     keys.append(kt["l1"])
                 else:
@@ -357,3 +363,10 @@ class Recorder:
             self.keys += (kt["gl1"], kt["gstd"])
         self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
         self.keys += kt["grad"]
+
+
+# Under torch.compile the extended statistics would graph-break inside the hook (bincount, sort with a
+# generator) and Dynamo would then compile ``_forward`` as a frame of its own, guarded on the length of
+# the growing value lists: one recompile per call until its recompile limit. Running extended steps'
+# hooks eagerly costs one graph break per hook on those steps only; core steps are traced into the graph.
+_forward_eager = torch.compiler.disable(Recorder._forward, recursive=True)

@@ -1,7 +1,7 @@
 """Which modules the probes hook, and what each one's statistics need (:class:`ModuleSpec`).
 
-:func:`classify` lists the modules to probe (Linear, Conv, norm layers, activation modules, Embedding)
-in registration order, with their fans, the activation after each linear/conv layer, saturation
+:func:`classify` lists the modules to probe (Linear, Conv, norm layers, activation modules, Embedding,
+``nn.MultiheadAttention`` as a whole) in registration order, with their fans, the activation after each linear/conv layer, saturation
 bounds, and the ``nn.ReLU`` a Sequential calls right after a linear/conv layer (``relu_next``: the
 watch path takes Σ|y| of that layer from the ReLU's sums, see :mod:`initlab.probes.hooks`).
 
@@ -80,6 +80,10 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
         if found is not None:
             kind, cf = found
             kind = "other" if kind == "embedding" else kind  # LayerStats.kind (docs/CONTRACTS.md)
+        elif isinstance(m, nn.MultiheadAttention):
+            # its out_proj Linear is never called as a module: the attention block's output (after
+            # out_proj) is seen here, as kind "other"; q/k logits are in probes.attention (inspect)
+            kind, cf = "other", False
         else:
             try:
                 act = _acts.from_module(m)
