@@ -64,7 +64,7 @@ def test_compiled_graph_and_recompile_counts(hist_every):
     cnt = CompileCounterWithBackend("aot_eager")
     model, frames = _model(), []
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with il.watch(model, hist_every=hist_every) as w:
+    with il.watch(model, every=1, hist_every=hist_every) as w:
         f = torch.compile(model, backend=cnt)
         for x in _batches(12):
             opt.zero_grad()

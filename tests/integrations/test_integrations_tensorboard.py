@@ -121,7 +121,7 @@ def test_watch_tensorboard_option_writes_at_each_flush(tmp_path):
     xs = [torch.randn(20, 6, generator=g) for _ in range(5)]
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     spy = _Spy()
-    with il.watch(model, hist_every=2, flush_every=2, bins=8, tensorboard=spy) as w:
+    with il.watch(model, every=1, hist_every=2, flush_every=2, bins=8, tensorboard=spy) as w:
         for i, x in enumerate(xs):
             opt.zero_grad()
             model(x).pow(2).mean().backward()
@@ -133,7 +133,7 @@ def test_watch_tensorboard_option_writes_at_each_flush(tmp_path):
     assert sorted({s for _, s in spy.hists}) == [0, 2, 4]
     # the same rows through a real SummaryWriter equal tb.log's output of the finished history
     model2 = copy.deepcopy(model)
-    with SummaryWriter(tmp_path / "live") as writer, il.watch(model2, hist_every=2, flush_every=2,
+    with SummaryWriter(tmp_path / "live") as writer, il.watch(model2, every=1, hist_every=2, flush_every=2,
                                                               tensorboard=writer) as w2:
         opt2 = torch.optim.SGD(model2.parameters(), lr=0.1)
         for x in xs:

@@ -78,7 +78,7 @@ def test_watched_training_equals_inspect_of_each_step(kind):
     batches = _batches(kind, 3)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     refs = []
-    with il.watch(model, hist_every=2) as w:
+    with il.watch(model, every=1, hist_every=2) as w:
         for x, y in batches:
             refs.append(il.inspect(copy.deepcopy(model), x, y))  # the weights this step starts from
             opt.zero_grad()
