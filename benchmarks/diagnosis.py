@@ -20,6 +20,7 @@ variant (small widths, 2-block d = 32 transformers); ``--seed`` keeps only the v
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -48,16 +49,39 @@ class Case:
     fast: bool = False
 
 
-# --- builders -----------------------------------------------------------------------------------------
+# --- builders: each returns (model, data); data(generator) -> (inputs, targets) draws a batch of the case's task
+Data = Callable[[torch.Generator], tuple[Any, Any]]
+
+
 def _gen(v: dict) -> torch.Generator:
     return torch.Generator().manual_seed(v["seed"])
 
 
-def _classif(v: dict, d_in: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    g = _gen(v)
-    x = torch.randn(v["batch"], d_in, generator=g)
-    teacher = torch.randn(d_in, 10, generator=g)
-    return x, (x @ teacher).argmax(1)
+def teacher_task(v: dict, shape: tuple[int, ...] = (32,), positive: bool = False) -> Data:
+    """Classification by a fixed random linear teacher: y = argmax(x·W) over 10 classes (learnable, and a
+    new batch is new data). ``positive``: x ~ U(0, 1) (all positive), labels from the centred x."""
+    d_in = math.prod(shape)
+    teacher = torch.randn(d_in, 10, generator=torch.Generator().manual_seed(10_000 + v["seed"]))
+
+    def data(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.rand(v["batch"], *shape, generator=g) if positive else torch.randn(v["batch"], *shape, generator=g)
+        return x, ((x - 0.5 if positive else x).reshape(len(x), -1) @ teacher).argmax(1)
+    return data
+
+
+def bigram_task(v: dict, successors: int = 4) -> Data:
+    """Token sequences of a sparse Markov chain on V tokens: each token has ``successors`` random successors
+    (equally likely), the first token is uniform. Entropy rate ln 4 ≈ 1.39 nats vs. ln V ≈ 6.91 for a
+    model that has learned nothing; a next-token model must learn a V × V table's sparse structure."""
+    succ = torch.randint(0, V, (V, successors), generator=torch.Generator().manual_seed(20_000 + v["seed"]))
+
+    def data(g: torch.Generator) -> tuple[dict, None]:
+        x = torch.empty(v["batch"], v["seq"], dtype=torch.long)
+        x[:, 0] = torch.randint(0, V, (v["batch"],), generator=g)
+        for t in range(1, v["seq"]):
+            x[:, t] = succ[x[:, t - 1], torch.randint(0, successors, (v["batch"],), generator=g)]
+        return {"input_ids": x, "labels": x}, None
+    return data
 
 
 def mlp(act: str, init: str | None, depth: int | None = None, **opts: Any):
@@ -65,45 +89,54 @@ def mlp(act: str, init: str | None, depth: int | None = None, **opts: Any):
         torch.manual_seed(v["seed"])
         w, L = v["width"], depth or v["depth"]
         m = il.models.mlp([32] + [w] * L + [10], act, init=init, generator=_gen(v), **opts)
-        return (m, *_classif(v))
+        return m, teacher_task(v)
     return build
 
 
 def mlp_nan(v: dict):
-    m, x, y = mlp("relu", "he_normal")(v)
+    m, data = mlp("relu", "he_normal")(v)
     with torch.no_grad():
         m.fc3.weight[0, 0] = float("nan")
-    return m, x, y
+    return m, data
+
+
+KILL_LRS = (1.0, 2.0, 4.0, 8.0)  # fixed before scoring: the case's lr is the first that kills half a layer
 
 
 def mlp_dead_lr(v: dict):
-    m, x, y = mlp("relu", "he_normal")(v)
-    opt = torch.optim.SGD(m.parameters(), lr=v.get("kill_lr", 1.0))
-    for _ in range(3):  # a learning rate that kills the ReLUs within 3 steps
-        opt.zero_grad()
-        nn.functional.cross_entropy(m(x), y).backward()
-        opt.step()
-    return m, x, y
+    """A learning rate that kills the ReLUs within 3 SGD steps. Labelled by measurement: the lr is the first
+    of :data:`KILL_LRS` after which ≥ 50 % of some layer's units output 0 on the whole batch (a He-ReLU
+    MLP at init: ≤ 5 % in the zoo); the fraction reached is kept in ``v["killed"]`` and printed."""
+    for lr in KILL_LRS:
+        m, data = mlp("relu", "he_normal")(v)
+        x, y = data(_gen(v))
+        opt = torch.optim.SGD(m.parameters(), lr=lr)
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(m(x), y).backward()
+            opt.step()
+        with torch.no_grad():
+            h, dead = x, 0.0
+            for layer in m:
+                h = layer(h)
+                if isinstance(layer, nn.ReLU):
+                    dead = max(dead, float((h <= 0).all(0).double().mean()))
+        if dead >= 0.5:
+            break
+    v["killed"] = (lr, dead)
+    return m, data
 
 
 def positive_inputs(v: dict):
     torch.manual_seed(v["seed"])
     m = il.models.mlp([32, v["width"], v["width"], 10], "sigmoid", init="xavier_normal", generator=_gen(v))
-    g = _gen(v)
-    x = torch.rand(4, 32, generator=g)  # all positive, a small batch
-    return m, x, torch.randint(0, 10, (4,), generator=g)
+    return m, teacher_task(dict(v, batch=4), positive=True)  # all positive, a small batch
 
 
 def cnn_bn(v: dict):
     torch.manual_seed(v["seed"])
     m = il.models.cnn(3, [8, 16], "relu", norm="batch", num_classes=10, init="he_normal", generator=_gen(v))
-    g = _gen(v)
-    return m, torch.randn(v["batch"], 3, 8, 8, generator=g), torch.randint(0, 10, (v["batch"],), generator=g)
-
-
-def _tokens(v: dict) -> dict:
-    x = torch.randint(0, V, (v["batch"], v["seq"]), generator=_gen(v))
-    return {"input_ids": x, "labels": x}
+    return m, teacher_task(v, (3, 8, 8))
 
 
 def gpt2(r: float = 0.02, edit: Callable[[nn.Module], None] | None = None, **cfg: Any):
@@ -117,7 +150,7 @@ def gpt2(r: float = 0.02, edit: Callable[[nn.Module], None] | None = None, **cfg
         if edit is not None:
             with torch.no_grad():
                 edit(m)
-        return m, _tokens(v), None
+        return m, bigram_task(v)
     return build
 
 
@@ -128,7 +161,7 @@ def bert(r: float = 0.02):
         torch.manual_seed(v["seed"])
         c = BertConfig(num_hidden_layers=v["layers"], hidden_size=v["d"], num_attention_heads=4,
                        intermediate_size=4 * v["d"], vocab_size=V, max_position_embeddings=64, initializer_range=r)
-        return BertForMaskedLM(c), _tokens(v), None
+        return BertForMaskedLM(c), bigram_task(v)
     return build
 
 
@@ -158,7 +191,7 @@ class LMOutput:
 
 def encoder(v: dict):
     torch.manual_seed(v["seed"])
-    return Encoder(v["layers"], v["d"]), _tokens(v), None
+    return Encoder(v["layers"], v["d"]), bigram_task(v)
 
 
 def _scale_qk(factor: float):
@@ -210,11 +243,15 @@ SPLITS = {
     "heldout": [dict(seed=1, width=96, depth=5, batch=48, layers=3, d=96, seq=12),
                 dict(seed=2, width=48, depth=3, batch=64, layers=2, d=64, seq=16)],
 }
+STEPS = 90  # the check's k: choose_k on the tune split (--choose-k)
+SEEDS = 3  # runs per model in the held-out check (il.fix's default)
 FAST = dict(seed=2, width=48, depth=3, batch=64, layers=2, d=32, seq=8)  # the tests' subset: a held-out seed
 
 
-def run_case(case: Case, v: dict, do_fix: bool, steps: int) -> dict:
-    model, inputs, targets = case.build(v)
+def run_case(case: Case, v: dict, do_fix: bool, steps: int = STEPS, seeds: int = SEEDS) -> dict:
+    v = dict(v)  # a builder may note what it measured (v["killed"])
+    model, data = case.build(v)
+    inputs, targets = data(_gen(v))  # the batch inspected (and fixed on)
     t0 = time.time()
     found = rank(il.inspect(model, inputs, targets).findings())
     warn = [f for f in found if f.severity != "info"]
@@ -224,13 +261,46 @@ def run_case(case: Case, v: dict, do_fix: bool, steps: int) -> dict:
     else:
         ok = top is not None and top.kind == case.cause and (not case.layer or any(l.startswith(case.layer) for l in top.layers))
     row = {"case": case.name, "cause": case.cause or "healthy", "top": top.kind if top else "none",
-           "ok": ok, "kinds": [f.kind for f in found], "fixed": None, "seconds": 0.0}
+           "ok": ok, "kinds": [f.kind for f in found], "fixed": None, "seconds": 0.0,
+           "note": f" (lr {v['killed'][0]:g}: {v['killed'][1]:.0%} of a layer dead)" if "killed" in v else ""}
     if do_fix and case.cause is not None and case.fixable:
-        rep = il.fix(model, inputs, targets, steps=steps, optimizer=lambda p, lr=case.lr: torch.optim.Adam(p, lr=lr))
+        rep = il.fix(model, inputs, targets, steps=steps, data=data, seeds=seeds,
+                     optimizer=lambda p, lr=case.lr: torch.optim.Adam(p, lr=lr))
         row["fixed"] = bool(rep.trains_better)
-        row["loss"] = (rep.losses_broken[-1] if rep.losses_broken else None, rep.losses_fixed[-1] if rep.losses_fixed else None)
+        if rep.check is not None:
+            c = rep.check
+            row["loss"] = (c.broken_start, sum(c.broken) / len(c.broken), c.fixed_start, sum(c.fixed) / len(c.fixed),
+                           max(c.fixed) < min(c.broken))
     row["seconds"] = time.time() - t0
     return row
+
+
+def choose_k(v: dict, max_steps: int = 300, drop: float = 0.2, every: int = 10) -> int:
+    """The training check's k, from the *healthy* cases alone: the smallest multiple of ``every`` at which
+    every healthy model's held-out loss (seed 0, the check's optimizer) is ≤ (1 − drop) × its start."""
+    from initlab.diagnosis.check import HELDOUT_SEED, call, loss_of
+
+    need = 0
+    for c in (c for c in CASES if c.cause is None):
+        model, data = c.build(v)
+        held = data(torch.Generator().manual_seed(HELDOUT_SEED))
+        opt, g, curve = torch.optim.Adam(model.parameters(), lr=c.lr), torch.Generator().manual_seed(0), []
+        for i in range(max_steps + 1):
+            if i % every == 0:
+                model.eval()
+                with torch.no_grad():
+                    curve.append(float(loss_of(call(model, held[0]), held[1], None)))
+                model.train()
+                if curve[-1] <= (1 - drop) * curve[0] or i == max_steps:
+                    break
+            x, y = data(g)
+            opt.zero_grad()
+            loss_of(call(model, x), y, None).backward()
+            opt.step()
+        k = i if curve[-1] <= (1 - drop) * curve[0] else math.inf
+        print(f"{c.name:28s} held-out loss every {every} steps: {[round(x, 3) for x in curve]} -> k = {k}", flush=True)
+        need = max(need, k)
+    return need
 
 
 def score(rows: list[dict]) -> str:
@@ -269,8 +339,10 @@ def confusion(rows: list[dict]) -> str:
 
 
 def _losses(r: dict) -> str:
-    b, f = r.get("loss") or (None, None)
-    return "" if b is None or f is None else f" (loss {b:.3g} → {f:.3g}, ratio {f / b:.2f})"
+    if not r.get("loss"):
+        return ""
+    b0, b, f0, f, sep = r["loss"]
+    return f" (held-out loss broken {b0:.3g} → {b:.3g}, fixed {f0:.3g} → {f:.3g}, ratio {f / b:.2f}, separated {sep})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,9 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
     p.add_argument("--fast", action="store_true")
     p.add_argument("--no-fix", action="store_true")
-    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--seeds", type=int, default=SEEDS)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
+    p.add_argument("--choose-k", action="store_true", help="print how k is chosen on the tune split's healthy cases")
     a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    if a.choose_k:
+        print(f"k = {choose_k(SPLITS['tune'][0])}")
+        return 0
     splits = ["tune", "heldout"] if a.split == "all" else [a.split]
     cases = [c for c in CASES if c.fast] if a.fast else CASES
     variants = {"fast": [FAST]} if a.fast else {s: SPLITS[s] for s in splits}
@@ -290,10 +369,10 @@ def main(argv: list[str] | None = None) -> int:
             if a.seed is not None and v["seed"] != a.seed:
                 continue
             for c in cases:
-                r = run_case(c, v, not a.no_fix, a.steps)
+                r = run_case(c, v, not a.no_fix, a.steps, a.seeds)
                 rows.append(r)
                 print(f"[{s} seed {v['seed']}] {c.name:28s} cause={r['cause']:22s} top={r['top']:22s} "
-                      f"{'ok' if r['ok'] else 'MISS'} fixed={r['fixed']}{_losses(r)} ({r['seconds']:.0f}s)", flush=True)
+                      f"{'ok' if r['ok'] else 'MISS'}{r['note']} fixed={r['fixed']}{_losses(r)} ({r['seconds']:.0f}s)", flush=True)
         print(f"\n## {s} ({len(rows)} models)\n")
         print(score(rows))
         print()

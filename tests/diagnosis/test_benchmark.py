@@ -30,7 +30,7 @@ def test_fast_subset_on_held_out_variant():
     cases = [c for c in bench.CASES if c.fast]
     assert len(bench.CASES) * (len(bench.SPLITS["tune"]) + len(bench.SPLITS["heldout"])) >= 30
     assert {c.cause is None for c in cases} == {True, False}
-    rows = [bench.run_case(c, v, do_fix=c.cause is not None and c.fixable, steps=30) for c in cases]
+    rows = [bench.run_case(c, v, do_fix=c.cause is not None and c.fixable) for c in cases]
     misses = [(r["case"], r["top"], r["kinds"]) for r in rows if not r["ok"]]
     assert not misses
     fixed = [r for r in rows if r["fixed"] is not None]
