@@ -8,7 +8,9 @@ kind                          fires when (default threshold)
 ============================  ===========================================================================
 ``nonfinite``                 NaN/Inf in a layer's output (first in forward order) or δ (first in backward)
 ``forward_collapse``          output std shrinks by a factor < ``depth_step`` for ≥ ``min_run`` weight
-                              layers in a row, ``collapse_ratio`` overall (Var(z) = n·Var(w)·Var(x), seed 001)
+                              layers in a row, ``collapse_ratio`` overall (Var(z) = n·Var(w)·Var(x), seed 001);
+                              the depth trends read the main path (:func:`main_path`: a repeated block is
+                              one step, read at its output, the stream)
 ``exploding_activations``     the same growth (> 1/``depth_step``, ``exploding_ratio`` overall), or any
                               abs_mean > ``activation_max``
 ``vanishing_gradients``       ‖δ‖ shrinks the same way from the last to the first layer
@@ -20,7 +22,8 @@ kind                          fires when (default threshold)
 ``symmetric_units``           a hidden layer with ≤ ``symmetric_fraction`` distinct units (zero/constant
                               init, seed 000, 003)
 ``non_zero_centered``         all-positive inputs (≥ ``positive_inputs``) and ≥ ``sign_coherence`` of
-                              the units' weight-gradient rows of one sign (sigmoid's zig-zag, seed 000)
+                              the units' weight-gradient rows of one sign (sigmoid's zig-zag, seed 000);
+                              not for layers fed by a ReLU (positive by design, He init accounts for it)
 ``uncontrolled_magnitudes``   a ReLU's mean |output| > ``relu_magnitude`` (seed 001)
 ``update_ratio``              ‖ΔW‖/‖W‖ outside [``update_ratio_low``, ``update_ratio_high``] (~1e-3 is
                               healthy; watch only)
