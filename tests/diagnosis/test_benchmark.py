@@ -2,7 +2,8 @@
 held-out seed, small widths, 2-block d = 32 transformers), thresholds frozen: healthy cases raise no
 warning, broken ones have their cause as the top finding on the right layer, and ``il.fix`` makes the
 fixable ones train better on ≥ 3 cases: the held-out check (k = ``STEPS`` Adam steps on fresh batches of the
-case's task, 3 seeds; every fixed run ends below every broken run on a batch neither trained on). One torch
+case's task, 3 draws of the fix × batch orders; every fixed run ends below every broken run on a batch neither
+trained on, by more than the fixed runs' spread). One torch
 thread (as the benchmark runs): the check's ~600 small steps are slower with two threads on a shared machine."""
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ transformers = pytest.importorskip("transformers")
 transformers.utils.logging.set_verbosity_error()
 
 import initlab as il  # noqa: E402
-from initlab.diagnosis.check import heldout_check  # noqa: E402
+from initlab.diagnosis.check import HeldoutCheck, heldout_check  # noqa: E402
 from initlab.probes.findings import main_path  # noqa: E402
 
 V = 100
@@ -136,8 +136,19 @@ def test_heldout_check_cannot_pass_for_identical_models_and_passes_for_a_real_fi
     assert same.broken == same.fixed and not same.trains_better  # ties are not "clearly below"
     z = il.models.mlp([16, 32, 32, 4], "tanh", init="zeros")
     r = heldout_check(z, a, data, steps=20, optimizer=opt)
-    assert r.trains_better and max(r.fixed) < min(r.broken) and max(r.fixed) < r.fixed_start
+    assert r.trains_better and min(r.broken) - max(r.fixed) > max(r.fixed) - min(r.fixed) and max(r.fixed) < r.fixed_start
     assert all(torch.equal(p, q) for p, q in zip(z.parameters(), il.models.mlp([16, 32, 32, 4], "tanh", init="zeros").parameters()))
+
+
+@pytest.mark.parametrize("fixed,start,want", [([1.0, 1.1, 1.2], 3.0, True),   # gap 0.8 > spread 0.2
+                                              ([1.0, 1.5, 1.9], 3.0, False),  # gap 0.1 < spread 0.9
+                                              ([1.0, 1.1, 2.5], 3.0, False),  # overlaps a broken run
+                                              ([1.0, 1.1, 1.2], 1.1, False),  # no lower than before training
+                                              ([1.0, math.nan, 1.2], 3.0, False)])
+def test_heldout_criterion(fixed, start, want):
+    c = HeldoutCheck(steps=1, broken=[2.0, 2.1, 2.2], fixed=fixed, broken_start=3.0, fixed_start=start)
+    assert c.trains_better is want
+    assert HeldoutCheck(steps=1, broken=[math.inf] * 3, fixed=[1.0, 1.0, 1.0], fixed_start=2.0).trains_better
 
 
 def test_fix_with_data_uses_the_heldout_check():
@@ -148,6 +159,7 @@ def test_fix_with_data_uses_the_heldout_check():
     rep = il.fix(m, x, y, steps=30, data=data, seeds=2, optimizer=lambda p: torch.optim.Adam(p, lr=1e-2))
     assert rep.findings_before[0].kind == "saturation" and rep.changed
     assert rep.check is not None and len(rep.check.fixed) == 2 and not rep.losses_fixed
+    assert rep.check.fixed[0] != rep.check.fixed[1]  # two draws of the fix (and two batch orders)
     assert rep.trains_better is rep.check.trains_better is True
     assert "held-out check (30 steps × 2 seeds)" in rep.table()
     with pytest.raises(ValueError, match="data"):

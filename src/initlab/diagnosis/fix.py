@@ -22,10 +22,11 @@ initialization changes, and check that they help.
    findings are reported as not fixable by initialization, with the structural fix (normalization
    layers, a zero-centred activation). A re-init that removes the findings is still judged by training.
 4. Train check (not circular: the detectors' silence is not the criterion; :mod:`initlab.diagnosis.check`).
-   With ``data`` (a callable drawing training batches): the held-out check — broken and fixed model each
-   take ``steps`` steps of the user's optimizer on fresh batches, for ``seeds`` seeds, and are scored on a
-   batch neither trained on; ``trains_better`` when every fixed run ends below every broken run and the
-   fixed model's held-out loss fell. Without ``data``: the one-batch check — ``steps`` steps on
+   With ``data`` (a callable drawing training batches): the held-out check — the broken model and ``seeds``
+   draws of the fix (the returned model and re-draws of the same schemes on the same layers) each take
+   ``steps`` steps of the user's optimizer on fresh batches and are scored on a batch neither trained on;
+   ``trains_better`` when every fixed run ends below every broken run by more than the fixed runs' spread,
+   and the fixed model's held-out loss fell. Without ``data``: the one-batch check — ``steps`` steps on
    ``inputs``/``targets``, ``trains_better`` when the fixed loss is ≤ ``margin`` × the broken one (default
    0.9), or only the fixed one is finite; it measures optimization on that batch and the report says so.
 """
@@ -197,7 +198,7 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
         margin: the one-batch check (no ``data``): the fixed loss after ``steps`` ≤ margin × the broken one.
         data: ``data(generator) -> (inputs, targets)``, a fresh training batch per call: the held-out check
             (:mod:`initlab.diagnosis.check`: ``seeds`` runs each, scored on ``heldout``).
-        seeds: runs per model of the held-out check.
+        seeds: runs per model of the held-out check (the fix's draws 0 … seeds − 1; 0 is the model returned).
         heldout: ``(inputs, targets)`` neither model trains on (default: ``data`` at a seed of its own).
         generator: the re-initialization's random draws (default: seed 0).
     """
@@ -215,10 +216,10 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     actions, skip = _plan(model, found)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if actions else {}
     broken = copy.deepcopy(model) if steps and actions else None
-    for a in actions:
-        extra = {"data": inputs} if a.scheme == "lsuv" else {}
-        a.report = _initialize(model, a.scheme, generator=gen, layers=a.layers, **extra)
-        if a.scheme not in ("auto", "lsuv"):
+    plan = [(a.scheme, list(a.layers), {"data": inputs} if a.scheme == "lsuv" else {}) for a in actions]
+    for a, (scheme, layers, extra) in zip(actions, plan):
+        a.report = _initialize(model, scheme, generator=gen, layers=layers, **extra)
+        if scheme not in ("auto", "lsuv"):
             a.layers = [r.name for r in a.report.layers + a.report.others]
     after = inspect(model, inputs, targets, loss_fn) if actions else before
     kept = {f.kind for f in after.findings() if f.severity != "info"}
@@ -231,7 +232,14 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     if broken is not None:
         train_loss = None if isinstance(loss_fn, str) else loss_fn
         if data is not None:
-            rep.check = heldout_check(broken, model, data, steps=steps, seeds=seeds, loss_fn=train_loss,
+            def draw(s: int, src: nn.Module = broken) -> nn.Module:  # the fix's draw s (0: the model returned)
+                if s == 0:
+                    return copy.deepcopy(model)
+                m = copy.deepcopy(src)
+                for scheme, layers, extra in plan:
+                    _initialize(m, scheme, generator=torch.Generator().manual_seed(2**20 + s), layers=layers, **extra)
+                return m
+            rep.check = heldout_check(broken, draw, data, steps=steps, seeds=seeds, loss_fn=train_loss,
                                       optimizer=optimizer, heldout=heldout)
             rep.trains_better = rep.check.trains_better
         else:
