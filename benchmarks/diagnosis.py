@@ -291,7 +291,7 @@ def run_case(case: Case, v: dict, do_fix: bool, steps: int = STEPS, seeds: int =
         if rep.check is not None:
             c = rep.check
             row["loss"] = (c.broken_start, sum(c.broken) / len(c.broken), c.fixed_start, sum(c.fixed) / len(c.fixed),
-                           max(c.fixed) < min(c.broken))
+                           min(c.broken) - max(c.fixed), max(c.fixed) - min(c.fixed))
     row["seconds"] = time.time() - t0
     return row
 
@@ -405,8 +405,9 @@ def confusion(rows: list[dict]) -> str:
 def _losses(r: dict) -> str:
     if not r.get("loss"):
         return ""
-    b0, b, f0, f, sep = r["loss"]
-    return f" (held-out loss broken {b0:.3g} → {b:.3g}, fixed {f0:.3g} → {f:.3g}, ratio {f / b:.2f}, separated {sep})"
+    b0, b, f0, f, gap, spread = r["loss"]
+    return (f" (held-out loss broken {b0:.3g} → {b:.3g}, fixed {f0:.3g} → {f:.3g}, ratio {f / b:.2f}; gap {gap:.3g}"
+            f" vs spread {spread:.3g})")
 
 
 def main(argv: list[str] | None = None) -> int:
