@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -61,6 +61,7 @@ from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
 from .records import LayerStats
+from .tensorboard import DEFAULT_STATS, write as tb_write
 from .stream import STREAM_KEYS, StreamRecorder, block_stats
 from .transformer_findings import diagnose_transformer
 from .stats import derive, sign_coherence
@@ -95,7 +96,7 @@ class Watcher(HTMLReportMixin):
 
     def __init__(self, model: nn.Module | None, *, every: int = 1, hist_every: int | None = 50,
                  flush_every: int = 100, max_history: int | None = None, bins: int = 30,
-                 saturation_margin: float = 0.01, update_ratio: bool = True):
+                 saturation_margin: float = 0.01, update_ratio: bool = True, tensorboard: Any = None):
         self.every = _pos_int("every", every)
         self.hist_every = _pos_int("hist_every", hist_every, allow_none=True)
         self.flush_every = _pos_int("flush_every", flush_every)
@@ -122,6 +123,22 @@ class Watcher(HTMLReportMixin):
                                    and sp.weight.requires_grad] if self._rec is not None else []
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
         self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
+        self._listeners: list[Callable[[dict[str, np.ndarray]], Any]] = []
+        if tensorboard is not None:
+            if not (callable(getattr(tensorboard, "add_scalar", None))
+                    and callable(getattr(tensorboard, "add_histogram_raw", None))):
+                raise ValueError("tensorboard must be a SummaryWriter (anything with add_scalar and "
+                                 f"add_histogram_raw), got {type(tensorboard).__name__}")
+            self.add_listener(lambda rows: tb_write(tensorboard, rows, stats=DEFAULT_STATS))
+
+    def add_listener(self, fn: Callable[[dict[str, np.ndarray]], Any]) -> None:
+        """Call ``fn(rows)`` after each flush with the rows just flushed: a dict with the keys of
+        :meth:`arrays` (``layers``, ``steps``, ``batch_size``, every statistic, ``hist_steps``,
+        ``hist_counts``, ``hist_edges``) holding only the new rows (before ``max_history`` thinning).
+        This is how ``watch(..., tensorboard=writer)`` logs while training."""
+        if not callable(fn):
+            raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+        self._listeners.append(fn)
 
     # --- context manager -------------------------------------------------------------------------
     def __enter__(self) -> "Watcher":
@@ -195,7 +212,7 @@ class Watcher(HTMLReportMixin):
                 spec = rec.specs[sl[0]]
                 self._cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
                                                       spec.kind, spec.module_type, spec.activation,
-                                                      spec.fan_in, spec.fan_out)
+                                                      spec.fan_in, spec.fan_out, spec.activation_spec)
         if self._buf is not None:
             self._buf.widen(len(self._cols))
             self._hbuf.widen(len(self._cols))
@@ -302,8 +319,11 @@ class Watcher(HTMLReportMixin):
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
         self._plan_shifts(st)
-        self.store.append(np.array([r[0] for r in self._rows], np.int64),
-                          np.array([r[3] for r in self._rows], np.int64), {k: st[k] for k in STATS})
+        new = {"layers": np.array(self.store.labels, dtype=str),
+               "steps": np.array([r[0] for r in self._rows], np.int64),
+               "batch_size": np.array([r[3] for r in self._rows], np.int64), **{k: st[k] for k in STATS},
+               "hist_steps": np.zeros(0, np.int64)}
+        self.store.append(new["steps"], new["batch_size"], {k: st[k] for k in STATS})
         if self._hrows:
             H = len(self._hrows)
             counts = self._hbuf.read(H, L)
@@ -311,8 +331,12 @@ class Watcher(HTMLReportMixin):
             lo, hi = st["min"][rows], st["max"][rows]  # (H, L)
             with np.errstate(invalid="ignore"):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
-            self.store.append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
+            new.update(hist_steps=np.array([s for s, _ in self._hrows], np.int64), hist_counts=counts,
+                       hist_edges=edges)
+            self.store.append_hists(new["hist_steps"], counts, edges)
         self._rows, self._hrows = [], []
+        for fn in self._listeners:
+            fn(new)
 
     def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
         """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
@@ -408,7 +432,7 @@ class Watcher(HTMLReportMixin):
 
 def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flush_every: int = 100,
           max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-          update_ratio: bool = True) -> Watcher:
+          update_ratio: bool = True, tensorboard: Any = None) -> Watcher:
     """A :class:`Watcher` on ``model``: ``with il.watch(model) as w: …; opt.step(); w.step()``.
 
     Args:
@@ -420,7 +444,12 @@ def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flus
         bins: histogram bins.
         saturation_margin: see :func:`initlab.probes.inspect`.
         update_ratio: record ‖ΔW‖/‖W‖ (costs one copy of the weights on recorded steps).
+        tensorboard: a ``torch.utils.tensorboard.SummaryWriter``: at each flush, the new rows' per-layer
+            scalars (``layer/stat`` tags, :data:`initlab.probes.tensorboard.DEFAULT_STATS`) and output
+            histograms (``add_histogram_raw`` from the device-computed counts) are written to it
+            (:mod:`initlab.probes.tensorboard`); nothing is read back between flushes, so the plots
+            advance every ``flush_every`` recorded steps (lower it to see them sooner).
     """
     return Watcher(model, every=every, hist_every=hist_every, flush_every=flush_every,
                    max_history=max_history, bins=bins, saturation_margin=saturation_margin,
-                   update_ratio=update_ratio)
+                   update_ratio=update_ratio, tensorboard=tensorboard)
