@@ -232,19 +232,21 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     if broken is not None:
         train_loss = None if isinstance(loss_fn, str) else loss_fn
         if data is not None:
-            def draw(s: int, src: nn.Module = broken) -> nn.Module:  # the fix's draw s (0: the model returned)
-                if s == 0:
-                    return copy.deepcopy(model)
-                m = copy.deepcopy(src)
-                for scheme, layers, extra in plan:
-                    _initialize(m, scheme, generator=torch.Generator().manual_seed(2**20 + s), layers=layers, **extra)
-                return m
+            draw = lambda s: copy.deepcopy(model) if s == 0 else _redraw(broken, plan, s)  # noqa: E731
             rep.check = heldout_check(broken, draw, data, steps=steps, seeds=seeds, loss_fn=train_loss,
                                       optimizer=optimizer, heldout=heldout)
             rep.trains_better = rep.check.trains_better
         else:
             _one_batch_check(rep, broken, model, inputs, targets, train_loss, optimizer, steps, margin)
     return rep
+
+
+def _redraw(broken: nn.Module, plan: list[tuple[str, list[str], dict]], s: int) -> nn.Module:
+    """Draw s ≥ 1 of the fix: the same schemes on the same layers of a copy of the broken model."""
+    m = copy.deepcopy(broken)
+    for scheme, layers, extra in plan:
+        _initialize(m, scheme, generator=torch.Generator().manual_seed(2**20 + s), layers=layers, **extra)
+    return m
 
 
 def _one_batch_check(rep: FixReport, broken: nn.Module, model: nn.Module, inputs: Any, targets: Any, loss_fn: Any,
