@@ -478,7 +478,7 @@ class Watcher(HTMLReportMixin):
         self.flush()
         blocks = block_stats(self.stream_arrays())
         view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
-        return self.store.findings(thresholds, window) + [
+        return self.store.findings(thresholds, window, blocks) + [
             f for f in diagnose_transformer(view, thresholds) if f.kind == "residual_growth"]
 
     def __repr__(self) -> str:
