@@ -285,12 +285,12 @@ class Recorder:
                 self._grad_hooks[id(y)] = (weakref.ref(y), slot, self.gen, fired)
 
     def _settle(self, spec: ModuleSpec | None, args: tuple = ()) -> tuple[Tensor, tuple] | None:
-        """Record Σ|y| of the deferred linear/conv output y (see :func:`_attach_relu_pairs`).
+        """Record Σ|y| of the deferred linear/conv output y (``ModuleSpec.relu_next``; module docs).
 
         From the ReLU's sums when ``spec`` is its ReLU called on y unmodified and unshifted (the ReLU's
         hook then appends Σrelu(y) and this adds 2·Σrelu(y) − Σy); else from y itself when y is
         unmodified since its hook (another hook came first, or the frame ended); else (y was changed in
-        place in between: not by a Sequential) Σ|y| is not recorded for this call.
+        place in between, which a plain Sequential never does) Σ|y| is not recorded for this call.
         """
         target, y, version, s, key = self._deferred
         self._deferred = None
