@@ -44,6 +44,18 @@ gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.S
 ``stream_blocks``, ``stream_input_std``, ``stream_std`` and ``branch_ratio`` ((S, blocks)), and
 :meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
 and the stream gradient stay ``inspect``-only.
+
+Under DDP (``torch.distributed`` initialized, world size > 1; ``distributed=`` overrides), each rank
+records its shard as above and the records are those of one process over the global batch, merged by
+:mod:`initlab.probes.distributed` (exact: Chan's formula for the moments, shared histogram edges, δ of
+the loss (1/W)·Σ_r L_r that DDP descends, i.e. the rank's δ / W). Collectives: each flush (a header
+check and one packed all_gather) and each extended step (one all_gather at ``w.step()``); so
+``w.step()``, ``w.flush()``, ``close()`` and leaving the ``with`` block run on every rank in lockstep
+(ranks out of step raise a RuntimeError at the next flush). Reading (``arrays``, ``history``,
+``summary``, ``findings``, ``save``) does not flush under DDP: it reads what the last collective flush
+merged, on any rank without waiting for the others (every rank holds the merged history); ``save``
+writes on rank 0 only. Leaving the ``with`` block on an exception skips the flush (it would wait for
+the other ranks).
 """
 from __future__ import annotations
 
@@ -56,6 +68,7 @@ import torch
 from torch import Tensor, nn
 
 from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
+from . import distributed as D
 from .buffers import DeviceRows
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
@@ -95,7 +108,9 @@ class Watcher(HTMLReportMixin):
 
     def __init__(self, model: nn.Module | None, *, every: int = 1, hist_every: int | None = 50,
                  flush_every: int = 100, max_history: int | None = None, bins: int = 30,
-                 saturation_margin: float = 0.01, update_ratio: bool = True):
+                 saturation_margin: float = 0.01, update_ratio: bool = True, distributed: bool | None = None):
+        model = D.unwrap(model)
+        self._distributed, self._dist = distributed, None
         self.every = _pos_int("every", every)
         self.hist_every = _pos_int("hist_every", hist_every, allow_none=True)
         self.flush_every = _pos_int("flush_every", flush_every)
@@ -129,23 +144,29 @@ class Watcher(HTMLReportMixin):
             raise ValueError("this Watcher was loaded from a file; it has no model to watch")
         if self._inside:
             raise ValueError("this Watcher is already active")
+        self._dist = D.world(self._distributed)
+        if self._dist is not None:
+            self._rec.shared = D.ExtendedSync(self._dist)
+            self._stream.moments = True
         self._rec.install()
         self._stream.install()
         self._inside = True
         self._arm(self.step_count)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(flush=exc_type is None or self._dist is None)
 
-    def close(self) -> None:
-        """Remove the hooks and flush (also called on leaving the ``with`` block, even on error)."""
+    def close(self, flush: bool = True) -> None:
+        """Remove the hooks and flush (also called on leaving the ``with`` block, even on error; under
+        DDP not on error, where the flush would wait for the other ranks)."""
         if self._rec is not None:
             self._rec.remove()
             self._stream.remove()
         self._inside = False
         self._snap = self._snap_norms = None
-        self.flush()
+        if flush:
+            self.flush()
 
     def _arm(self, s: int) -> None:
         """Decide whether step ``s`` (the next forward/backward) is recorded; snapshot if so."""
@@ -181,10 +202,14 @@ class Watcher(HTMLReportMixin):
             raise ValueError("call w.step() inside `with il.watch(model) as w:`")
         rec = self._rec
         if rec.active and rec.slots:
+            if rec.extended and rec.shared is not None:
+                rec.shared.finish(rec)  # DDP: the extended step's one collective
             self._record(self.step_count, rec.extended)
         if rec.active:
             self._stream.record(self.step_count)
         rec.new_frame()
+        if rec.shared is not None:
+            rec.shared.clear()
         self.step_count += 1
         self._arm(self.step_count)
 
@@ -276,17 +301,44 @@ class Watcher(HTMLReportMixin):
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Copy the recorded rows to the host history (the only place values are read back)."""
-        if self._stream is not None:
-            self._stream.flush()
-        if not self._rows:
+        """Copy the recorded rows to the host history (the only place values are read back). Under DDP
+        a collective that merges the ranks' rows: call it on every rank at the same point."""
+        if self._dist is None:
+            if self._stream is not None:
+                self._stream.flush()
+            if self._rows:
+                self._commit(self._take())
             return
-        R, L, B = len(self._rows), len(self._cols), self.bins
-        data = self._buf.read(R, L)  # (R, L, K)
+        p = self._take()
+        p["ssteps"], p["stream"] = self._stream.take()
+        steps = p["steps"]
+        header = (len(steps), len(self._cols), len(p["hsteps"]), len(p["ssteps"]), p["stream"].shape[2],
+                  steps[0] if len(steps) else -1, steps[-1] if len(steps) else -1, D.fingerprint(self.store.labels))
+        p = D.combine(self._dist, p, header, _RAW, _NAN_MARK)
+        if len(p["ssteps"]):
+            self._stream.append(p["ssteps"], p["stream"])
+        if len(steps):
+            self._commit(p)
+
+    def _take(self) -> dict[str, np.ndarray]:
+        """The rows recorded since the last flush, on the host: raw ``data`` (R, L, K), entry counts ``n``
+        and ``in_n`` (R, L), ``steps`` and ``batch`` (R,), ``counts`` (H, L, B) of ``hsteps``/``hrows``."""
+        R, L, H = len(self._rows), len(self._cols), len(self._hrows)
         n, in_n = np.full((R, L), np.nan), np.full((R, L), np.nan)
         for i, (_, nd, ind, _) in enumerate(self._rows):
             n[i, list(nd)] = list(nd.values())
             in_n[i, list(ind)] = list(ind.values())
+        p = {"data": self._buf.read(R, L) if R else np.zeros((0, L, len(_RAW))), "n": n, "in_n": in_n,
+             "steps": np.array([r[0] for r in self._rows], np.int64),
+             "batch": np.array([r[3] for r in self._rows], np.int64),
+             "counts": self._hbuf.read(H, L) if H else np.zeros((0, L, self.bins)),
+             "hsteps": np.array([s for s, _ in self._hrows], np.int64), "hrows": [r for _, r in self._hrows]}
+        self._rows, self._hrows = [], []
+        return p
+
+    def _commit(self, p: Mapping[str, Any]) -> None:
+        """Derive the statistics of :meth:`_take`'s rows (merged over the ranks under DDP) into the history."""
+        data, n, in_n, L, B = p["data"], p["n"], p["in_n"], len(self._cols), self.bins
         present = ~np.isnan(data)
         data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
@@ -302,17 +354,12 @@ class Watcher(HTMLReportMixin):
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
         self._plan_shifts(st)
-        self.store.append(np.array([r[0] for r in self._rows], np.int64),
-                          np.array([r[3] for r in self._rows], np.int64), {k: st[k] for k in STATS})
-        if self._hrows:
-            H = len(self._hrows)
-            counts = self._hbuf.read(H, L)
-            rows = [r for _, r in self._hrows]
-            lo, hi = st["min"][rows], st["max"][rows]  # (H, L)
+        self.store.append(p["steps"], np.asarray(p["batch"]).astype(np.int64), {k: st[k] for k in STATS})
+        if len(p["hsteps"]):
+            lo, hi = st["min"][p["hrows"]], st["max"][p["hrows"]]  # (H, L)
             with np.errstate(invalid="ignore"):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
-            self.store.append_hists(np.array([s for s, _ in self._hrows], np.int64), counts, edges)
-        self._rows, self._hrows = [], []
+            self.store.append_hists(p["hsteps"], p["counts"], edges)
 
     def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
         """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
@@ -335,6 +382,12 @@ class Watcher(HTMLReportMixin):
         return sum(b.nbytes for b in (self._buf, self._hbuf) if b is not None)
 
     # --- reading (the History, flushed first) -----------------------------------------------------
+    def _read(self) -> None:
+        """Flush before a read, except under DDP (a flush is a collective there; reads see what the
+        last collective flush merged)."""
+        if self._dist is None:
+            self.flush()
+
     @property
     def layers(self) -> list[str]:
         """Layer labels (``name`` or ``name#k`` for a module's k-th call in a step), forward order."""
@@ -343,7 +396,7 @@ class Watcher(HTMLReportMixin):
     def arrays(self) -> dict[str, np.ndarray]:
         """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``),
         plus the residual stream's arrays when the model has repeated blocks."""
-        self.flush()
+        self._read()
         return {**self.store.arrays(), **self.stream_arrays()}
 
     def stream_arrays(self) -> dict[str, np.ndarray]:
@@ -354,11 +407,11 @@ class Watcher(HTMLReportMixin):
 
     def save(self, path: str | os.PathLike) -> str:
         """Write :meth:`arrays` to an ``.npz`` file, atomically (``.npz`` is appended if missing);
-        returns the path."""
-        self.flush()
+        returns the path. Under DDP only rank 0 writes (the others return the path)."""
         p = os.fspath(path)
         p = p if p.endswith(".npz") else p + ".npz"
-        write_npz(p, self.arrays())
+        if self._dist is None or self._dist.rank == 0:
+            write_npz(p, self.arrays())
         return p
 
     @classmethod
@@ -382,19 +435,19 @@ class Watcher(HTMLReportMixin):
     @property
     def history(self) -> list[StepRecord]:
         """Per-step, per-layer records (``None`` where a statistic was not recorded that step)."""
-        self.flush()
+        self._read()
         return self.store.records()
 
     def summary(self, window: int = 20) -> list[LayerStats]:
         """Per-layer records over the last ``window`` steps (:meth:`History.summary`)."""
-        self.flush()
+        self._read()
         return self.store.summary(window)
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None,
                  window: int = 20) -> list[Finding]:
         """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step, plus
         ``residual_growth`` from the residual stream of the last recorded step."""
-        self.flush()
+        self._read()
         blocks = block_stats(self.stream_arrays())
         view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
         return self.store.findings(thresholds, window) + [
@@ -408,7 +461,7 @@ class Watcher(HTMLReportMixin):
 
 def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flush_every: int = 100,
           max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-          update_ratio: bool = True) -> Watcher:
+          update_ratio: bool = True, distributed: bool | None = None) -> Watcher:
     """A :class:`Watcher` on ``model``: ``with il.watch(model) as w: …; opt.step(); w.step()``.
 
     Args:
@@ -420,7 +473,9 @@ def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flus
         bins: histogram bins.
         saturation_margin: see :func:`initlab.probes.inspect`.
         update_ratio: record ‖ΔW‖/‖W‖ (costs one copy of the weights on recorded steps).
+        distributed: merge the records of the ranks of a data-parallel run (None: when
+            ``torch.distributed`` is initialized with world size > 1; see the module docs).
     """
     return Watcher(model, every=every, hist_every=hist_every, flush_every=flush_every,
                    max_history=max_history, bins=bins, saturation_margin=saturation_margin,
-                   update_ratio=update_ratio)
+                   update_ratio=update_ratio, distributed=distributed)
