@@ -98,6 +98,12 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
     return v
 
 
+def _norms(ts: list[Tensor]) -> list[Tensor]:
+    """‖t‖₂ of each tensor in one ``_foreach_norm``, in float32 or wider (float64 weights stay float64)."""
+    wide = any(t.dtype == torch.float64 for t in ts)
+    return torch._foreach_norm(ts, 2) if wide else torch._foreach_norm(ts, 2, dtype=torch.float32)
+
+
 class Watcher(HTMLReportMixin):
     """Records layer statistics over training; use through :func:`watch` as a context manager.
 
@@ -181,7 +187,7 @@ class Watcher(HTMLReportMixin):
                 self._snap = [w.clone() for w in ws]
             else:
                 torch._foreach_copy_(self._snap, ws)
-            self._snap_norms = list(torch._foreach_norm(ws, 2, dtype=torch.float32))
+            self._snap_norms = list(_norms(ws))
 
     def _update_rows(self) -> list[Tensor]:
         """Views of at most ``UPDATE_ROWS`` evenly spaced rows (units) of each weight.
@@ -286,7 +292,7 @@ class Watcher(HTMLReportMixin):
                 torch._foreach_sub_(self._snap, self._update_rows())  # W_before − W_after (sampled rows)
                 tensors += self._snap
             if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖ and ‖ΔW‖ of every layer
-                norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
+                norms = _norms(tensors)
                 vals += norms[:len(wg) + len(bg)]
             if upd:
                 for sp, d, wn in zip(specs, norms[len(wg) + len(bg):], self._snap_norms):
