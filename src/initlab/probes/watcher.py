@@ -45,17 +45,12 @@ gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.S
 :meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
 and the stream gradient stay ``inspect``-only.
 
-Under DDP (``torch.distributed`` initialized, world size > 1; ``distributed=`` overrides), each rank
-records its shard as above and the records are those of one process over the global batch, merged by
-:mod:`initlab.probes.distributed` (exact: Chan's formula for the moments, shared histogram edges, δ of
-the loss (1/W)·Σ_r L_r that DDP descends, i.e. the rank's δ / W). Collectives: each flush (a header
-check and one packed all_gather) and each extended step (one all_gather at ``w.step()``); so
-``w.step()``, ``w.flush()``, ``close()`` and leaving the ``with`` block run on every rank in lockstep
-(ranks out of step raise a RuntimeError at the next flush). Reading (``arrays``, ``history``,
-``summary``, ``findings``, ``save``) does not flush under DDP: it reads what the last collective flush
-merged, on any rank without waiting for the others (every rank holds the merged history); ``save``
-writes on rank 0 only. Leaving the ``with`` block on an exception skips the flush (it would wait for
-the other ranks).
+Under DDP (``torch.distributed`` initialized, world size W > 1; ``distributed=`` overrides) the records
+are those of one process over the global batch, merged by :mod:`initlab.probes.distributed` (δ of the
+loss (1/W)·Σ_r L_r that DDP descends). Flushes and extended steps are collectives: ``w.step()``,
+``w.flush()``, ``close()`` run on every rank in lockstep (out of step: a RuntimeError at the flush).
+Reading (``arrays``, ``history``, ``summary``, ``findings``, ``save``) does not flush under DDP: it
+returns what the last flush merged, on any rank, without waiting; ``save`` writes on rank 0 only.
 """
 from __future__ import annotations
 
@@ -100,8 +95,10 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
 
 def _norms(ts: list[Tensor]) -> list[Tensor]:
     """‖t‖₂ of each tensor in one ``_foreach_norm``, in float32 or wider (float64 weights stay float64)."""
-    wide = any(t.dtype == torch.float64 for t in ts)
-    return torch._foreach_norm(ts, 2) if wide else torch._foreach_norm(ts, 2, dtype=torch.float32)
+    try:
+        return torch._foreach_norm(ts, 2, dtype=torch.float32)
+    except RuntimeError:  # float64 tensors refuse a narrowing dtype
+        return torch._foreach_norm(ts, 2)
 
 
 class Watcher(HTMLReportMixin):
