@@ -123,10 +123,10 @@ class _Mixin:
         self._write(trainer)
         if self.findings_when != "never":
             self._report(trainer, "end")
+        d = (trainer.log_dir or trainer.default_root_dir) if self.save else None  # log_dir broadcasts: every rank
         if self.save and trainer.is_global_zero:
             from ..formats import write_npz
 
-            d = trainer.log_dir or trainer.default_root_dir
             self.path = str(write_npz(os.path.join(d, FILENAME), self.watcher.arrays()))
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
