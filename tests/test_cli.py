@@ -56,3 +56,14 @@ def test_console_script_no_traceback():
     proc = subprocess.run([sys.executable, "-m", "initlab", "activations", "rleu"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "activation must be one of" in proc.stderr
+
+
+def test_theory_json_is_strict_json_with_null_for_infinite_depths(capsys):
+    """ReLU at σ_w² = 2, σ_b² = 0: ξ_c = ∞ and ξ_∇ = −1/ln χ₁ = ∞ (χ₁ = 1) are null, not `Infinity`."""
+    assert main(["theory", "relu", "--sigma-w2", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    mf = il.theory.mean_field("relu", 2.0, 0.0)
+    assert mf.xi_c == float("inf") and out["xi_c"] is None and out["xi_grad"] is None
+    assert out["chi1"] == pytest.approx(mf.chi1) == 1.0 and out["bounds_depth"] is False
+    # q¹ = σ_w²·q0 = 2 and ReLU keeps it: q^l = σ_w²·q^(l−1)/2
+    assert len(out["q"]) == 10 and all(v == pytest.approx(2.0) for v in out["q"])

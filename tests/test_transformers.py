@@ -93,6 +93,11 @@ def test_mha_attention_entropy_equals_the_weights_the_module_returns():
     assert rec.source == "mha" and rec.heads == 4
     assert rec.entropy == pytest.approx(_entropy(w.double()).tolist(), rel=1e-6)
     assert 0.05 < min(rec.entropy) < 0.95
+    # q and k per head from the packed in_proj_weight's slices, computed by hand
+    q = nn.functional.linear(x, mha.in_proj_weight[:32], mha.in_proj_bias[:32]).detach().double()
+    k = nn.functional.linear(x, mha.in_proj_weight[32:64], mha.in_proj_bias[32:64]).detach().double()
+    assert rec.q_std == pytest.approx([float(q[..., 8 * h:8 * h + 8].std(correction=0)) for h in range(4)], rel=1e-6)
+    assert rec.k_std == pytest.approx([float(k[..., 8 * h:8 * h + 8].std(correction=0)) for h in range(4)], rel=1e-6)
 
 
 def test_sdpa_and_eager_softmax_paths_agree_on_gpt2():

@@ -203,6 +203,24 @@ def write_json(path: str | os.PathLike, obj: Any, *, default: Callable[[Any], An
     return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=default) + "\n")
 
 
+def finite_or_none(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by None, through dicts, lists and tuples:
+    what strict JSON (``json.dumps(..., allow_nan=False)``) can hold; NumPy scalars become Python ones.
+
+    >>> finite_or_none({"xi_c": float("inf"), "q": [1.0, float("nan")]})
+    {'xi_c': None, 'q': [1.0, None]}
+    """
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", None) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, Any], *, compressed: bool = True) -> Path:
     """Write NumPy arrays as ``.npz`` atomically (``numpy.savez[_compressed]`` into memory first)."""
     import numpy as np  # numpy only: formats stays torch-free

@@ -98,3 +98,64 @@ def test_bad_arguments():
         tb.log(w, object(), stats=("std", "nope"))
     with pytest.raises(ValueError, match="step or since"):
         tb.log(w, object(), step=1, since=0)
+
+
+class _Spy:
+    """A SummaryWriter stand-in that records what it receives, to see *when* values arrive."""
+
+    def __init__(self):
+        self.scalars, self.hists = [], []
+
+    def add_scalar(self, tag, value, global_step):
+        self.scalars.append((tag, value, global_step))
+
+    def add_histogram_raw(self, tag, **kw):
+        self.hists.append((tag, kw["global_step"]))
+
+
+def test_watch_tensorboard_option_writes_at_each_flush(tmp_path):
+    """``watch(..., tensorboard=writer)``: values arrive at each flush (not before), and the event
+    file holds exactly what ``tb.log`` writes from the finished history."""
+    g = torch.Generator().manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3))
+    xs = [torch.randn(20, 6, generator=g) for _ in range(5)]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    spy = _Spy()
+    with il.watch(model, hist_every=2, flush_every=2, bins=8, tensorboard=spy) as w:
+        for i, x in enumerate(xs):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+            w.step()
+            # rows reach the writer when a flush happens (every 2 recorded steps), never earlier
+            assert {s for _, _, s in spy.scalars} == set(range(2 * ((i + 1) // 2)))
+    assert {s for _, _, s in spy.scalars} == set(range(5))  # close() flushed the last row
+    assert sorted({s for _, s in spy.hists}) == [0, 2, 4]
+    # the same rows through a real SummaryWriter equal tb.log's output of the finished history
+    model2 = copy.deepcopy(model)
+    with SummaryWriter(tmp_path / "live") as writer, il.watch(model2, hist_every=2, flush_every=2,
+                                                              tensorboard=writer) as w2:
+        opt2 = torch.optim.SGD(model2.parameters(), lr=0.1)
+        for x in xs:
+            opt2.zero_grad()
+            model2(x).pow(2).mean().backward()
+            opt2.step()
+            w2.step()
+    with SummaryWriter(tmp_path / "after") as writer:
+        tb.log(w2, writer)
+    live, after = _read(tmp_path / "live"), _read(tmp_path / "after")
+    assert set(live.Tags()["scalars"]) == set(after.Tags()["scalars"]) != set()
+    for tag in live.Tags()["scalars"]:
+        assert [(e.step, e.value) for e in live.Scalars(tag)] == [(e.step, e.value) for e in after.Scalars(tag)]
+    assert set(live.Tags()["histograms"]) == set(after.Tags()["histograms"]) != set()
+    for tag in live.Tags()["histograms"]:
+        for h1, h2 in zip(live.Histograms(tag), after.Histograms(tag), strict=True):
+            assert h1.step == h2.step and list(h1.histogram_value.bucket) == list(h2.histogram_value.bucket)
+
+
+def test_watch_tensorboard_option_rejects_non_writer():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="tensorboard must be a SummaryWriter.*str"):
+        il.watch(model, tensorboard="runs/x")
+    with pytest.raises(ValueError, match="fn must be callable"):
+        il.watch(model).add_listener(3)

@@ -9,7 +9,7 @@ import argparse
 import json
 import math
 
-from initlab.formats import fmt
+from initlab.formats import finite_or_none, fmt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
                       path=args.phase_diagram)
         out["phase_diagram"] = args.phase_diagram
     if args.json:
-        print(json.dumps(out, indent=2, default=str))
+        # strict JSON: a non-finite value (ξ_c = ∞ at q* = 0, a diverged q) is null
+        print(json.dumps(finite_or_none(out), indent=2, default=str, allow_nan=False))
         return 0
     print(f"{mf.activation}: sigma_w2={_fmt(mf.sigma_w2)}  sigma_b2={_fmt(mf.sigma_b2)}  q0={_fmt(args.q0)}")
     print(f"  q*      = {_fmt(mf.q_star)}" + ("" if mf.converged else f"   ({mf.message})"))

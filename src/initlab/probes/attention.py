@@ -8,8 +8,9 @@ three places do:
 * ``nn.MultiheadAttention``: a forward hook with its inputs recomputes :math:`q = xW_q^\top + b_q`,
   :math:`k = xW_k^\top + b_k` from the packed ``in_proj_weight`` (its masks come with the call), the
   same numbers whichever path torch takes inside. :func:`initlab.inspect` disables the fused fast
-  path meanwhile (``torch.backends.mha.set_fastpath_enabled(False)``) so the q/k/v, out-projection and
-  block records see the unfused computation, and says so in ``Inspection.notes``;
+  path meanwhile (``torch.backends.mha.set_fastpath_enabled(False)``) so the per-head q/k stds
+  (``q_std``, ``k_std``), the module's own record (its output after ``out_proj``: probed as one layer)
+  and the block records see the unfused computation, and says so in ``Inspection.notes``;
 * ``F.scaled_dot_product_attention`` (Hugging Face's default ``sdpa`` attention, ``torch.nn``
   modules that call it) and ``softmax`` over the last dim of a ≥3-d tensor called inside a
   repeated block (Hugging Face's ``eager`` attention, whose input is the scaled, masked logits) are
@@ -66,6 +67,10 @@ class AttentionStats:
     batch: int = 0
     queries: int = 0
     keys: int = 0
+    # per head, the population std of the query and key projections (sampled rows / all keys); empty
+    # where only the logits were seen (a softmax call)
+    q_std: list[float] = field(default_factory=list)
+    k_std: list[float] = field(default_factory=list)
 
     @property
     def mean_entropy(self) -> float:
@@ -240,6 +245,8 @@ class AttentionProbe(TorchFunctionMode):
         v = v[bsel] if v.shape[0] == q.shape[0] and v.shape[0] > 1 else v
         v = v[:, :, rows] if v.shape[-2] == q.shape[-2] else v
         self._store(lg, v, source, name, q.shape[-2], k.shape[-2])
+        self.records[-1].q_std = [float(qs[:, h].std(correction=0)) for h in range(qs.shape[1])]
+        self.records[-1].k_std = [float(ks[:, h].std(correction=0)) for h in range(ks.shape[1])]
 
     def _store(self, lg: Tensor, valid: Tensor, source: str, name: str, T: int, S: int) -> None:
         stds, ents, maxw = attention_summary(lg.cpu(), valid.cpu())

@@ -1,7 +1,7 @@
 """Forward/gradient hooks that reduce each module call to a few device scalars.
 
 :func:`classify` finds the modules to probe (Linear, Conv, norm layers, activation modules,
-Embedding); a :class:`Recorder` hooks them and, while ``active``, appends for every call the raw
+Embedding, ``nn.MultiheadAttention`` as a whole: its ``out_proj`` is never called as a module); a :class:`Recorder` hooks them and, while ``active``, appends for every call the raw
 reductions of :mod:`initlab.probes.stats` to one flat list of 0-d tensors (``vals``) with their
 ``(slot, stat)`` keys, where ``slot = (module index, call index)``. δ = ∂L/∂output comes from a tensor
 hook registered on the output during the forward pass (it sees δ of the value the module returned,
@@ -87,6 +87,10 @@ def classify(model: nn.Module, saturation_margin: float = 0.01) -> list[ModuleSp
         if found is not None:
             kind, cf = found
             kind = "other" if kind == "embedding" else kind  # LayerStats.kind (docs/CONTRACTS.md)
+        elif isinstance(m, nn.MultiheadAttention):
+            # its out_proj Linear is never called as a module: the attention block's output (after
+            # out_proj) is seen here, as kind "other"; q/k logits are in probes.attention (inspect)
+            kind, cf = "other", False
         else:
             try:
                 act = _acts.from_module(m)
@@ -209,7 +213,10 @@ class Recorder:
     def _make_hook(self, spec: ModuleSpec):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             if self._recording():
-                self._forward(spec, args, output)
+                if self.extended:  # histograms/unit counts have data-dependent shapes: run them eagerly
+                    _forward_eager(self, spec, args, output)
+                else:
+                    self._forward(spec, args, output)
         return hook
 
     def recording(self) -> bool:
@@ -385,3 +392,10 @@ class Recorder:
             self.keys += ((slot, "gl1"), (slot, "gstd"))
         self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
         self.keys += ((slot, "gshift"), (slot, "gsum"), (slot, "gsq"))
+
+
+# Under torch.compile the extended statistics would graph-break inside the hook (bincount, sort with a
+# generator) and Dynamo would then compile ``_forward`` as a frame of its own, guarded on the length of
+# the growing value lists: one recompile per call until its recompile limit. Running extended steps'
+# hooks eagerly costs one graph break per hook on those steps only; core steps are traced into the graph.
+_forward_eager = torch.compiler.disable(Recorder._forward, recursive=True)

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -69,6 +69,7 @@ from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
 from .records import LayerStats
+from .tensorboard import DEFAULT_STATS, write as tb_write
 from .stream import STREAM_KEYS, StreamRecorder, block_stats
 from .transformer_findings import diagnose_transformer
 from .stats import derive, sign_coherence
@@ -111,7 +112,8 @@ class Watcher(HTMLReportMixin):
 
     def __init__(self, model: nn.Module | None, *, every: int = 1, hist_every: int | None = 50,
                  flush_every: int = 100, max_history: int | None = None, bins: int = 30,
-                 saturation_margin: float = 0.01, update_ratio: bool = True, distributed: bool | None = None):
+                 saturation_margin: float = 0.01, update_ratio: bool = True, tensorboard: Any = None,
+                 distributed: bool | None = None):
         model = D.unwrap(model)
         self._distributed, self._dist = distributed, None
         self.every = _pos_int("every", every)
@@ -140,6 +142,23 @@ class Watcher(HTMLReportMixin):
                                    and sp.weight.requires_grad] if self._rec is not None else []
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
         self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
+        self._listeners: list[Callable[[dict[str, np.ndarray]], Any]] = []
+        if tensorboard is not None:
+            if not (callable(getattr(tensorboard, "add_scalar", None))
+                    and callable(getattr(tensorboard, "add_histogram_raw", None))):
+                raise ValueError("tensorboard must be a SummaryWriter (anything with add_scalar and "
+                                 f"add_histogram_raw), got {type(tensorboard).__name__}")
+            self.add_listener(lambda rows: tb_write(tensorboard, rows, stats=DEFAULT_STATS))
+
+    def add_listener(self, fn: Callable[[dict[str, np.ndarray]], Any]) -> None:
+        """Call ``fn(rows)`` after each flush with the rows just flushed: a dict with the keys of
+        :meth:`arrays` (``layers``, ``steps``, ``batch_size``, every statistic, ``hist_steps``,
+        ``hist_counts``, ``hist_edges``) holding only the new rows (before ``max_history`` thinning).
+        This is how ``watch(..., tensorboard=writer)`` logs while training. Under DDP: the merged rows,
+        on rank 0 only."""
+        if not callable(fn):
+            raise ValueError(f"fn must be callable, got {type(fn).__name__}")
+        self._listeners.append(fn)
 
     # --- context manager -------------------------------------------------------------------------
     def __enter__(self) -> "Watcher":
@@ -357,12 +376,19 @@ class Watcher(HTMLReportMixin):
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
         self._plan_shifts(st)
-        self.store.append(p["steps"], np.asarray(p["batch"]).astype(np.int64), {k: st[k] for k in STATS})
+        new = {"layers": np.array(self.store.labels, dtype=str), "steps": p["steps"],
+               "batch_size": np.asarray(p["batch"]).astype(np.int64), **{k: st[k] for k in STATS},
+               "hist_steps": np.zeros(0, np.int64)}
+        self.store.append(new["steps"], new["batch_size"], {k: st[k] for k in STATS})
         if len(p["hsteps"]):
             lo, hi = st["min"][p["hrows"]], st["max"][p["hrows"]]  # (H, L)
             with np.errstate(invalid="ignore"):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
+            new.update(hist_steps=p["hsteps"], hist_counts=p["counts"], hist_edges=edges)
             self.store.append_hists(p["hsteps"], p["counts"], edges)
+        if self._dist is None or self._dist.rank == 0:  # under DDP only rank 0 writes
+            for fn in self._listeners:
+                fn(new)
 
     def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
         """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
@@ -464,7 +490,7 @@ class Watcher(HTMLReportMixin):
 
 def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flush_every: int = 100,
           max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-          update_ratio: bool = True, distributed: bool | None = None) -> Watcher:
+          update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None) -> Watcher:
     """A :class:`Watcher` on ``model``: ``with il.watch(model) as w: …; opt.step(); w.step()``.
 
     Args:
@@ -476,9 +502,15 @@ def watch(model: nn.Module, *, every: int = 1, hist_every: int | None = 50, flus
         bins: histogram bins.
         saturation_margin: see :func:`initlab.probes.inspect`.
         update_ratio: record ‖ΔW‖/‖W‖ (costs one copy of the weights on recorded steps).
+        tensorboard: a ``torch.utils.tensorboard.SummaryWriter``: at each flush, the new rows' per-layer
+            scalars (``layer/stat`` tags, :data:`initlab.probes.tensorboard.DEFAULT_STATS`) and output
+            histograms (``add_histogram_raw`` from the device-computed counts) are written to it
+            (:mod:`initlab.probes.tensorboard`); nothing is read back between flushes, so the plots
+            advance every ``flush_every`` recorded steps (lower it to see them sooner).
         distributed: merge the records of the ranks of a data-parallel run (None: when
             ``torch.distributed`` is initialized with world size > 1; see the module docs).
     """
     return Watcher(model, every=every, hist_every=hist_every, flush_every=flush_every,
                    max_history=max_history, bins=bins, saturation_margin=saturation_margin,
-                   update_ratio=update_ratio, distributed=distributed)
+                   update_ratio=update_ratio, tensorboard=tensorboard,
+                   distributed=distributed)
