@@ -3,6 +3,7 @@ process records over that batch (forward, backward, histograms, residual stream)
 itself matches numpy on random partitions."""
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 
@@ -67,34 +68,40 @@ def _bounds():
 
 
 def _worker(rank: int, init: str, out: str) -> None:
+    faulthandler.dump_traceback_later(120, exit=True)  # a stuck rank fails the test instead of hanging the suite
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
     try:
-        ddp = nn.parallel.DistributedDataParallel(_model())
-        x, y = _batch()
-        a, b = _bounds()[rank]
-        opt = torch.optim.SGD(ddp.parameters(), lr=0.02)
-        with il.watch(ddp, every=1, hist_every=2, flush_every=3) as w:
-            for _ in range(STEPS):
-                opt.zero_grad()
-                _shard_loss(ddp(x[a:b]), y[a:b]).backward()
-                opt.step()
-                w.step()
-        w.save(os.path.join(out, "ddp.npz"))  # rank 0 only
-        np.savez(os.path.join(out, f"rank{rank}.npz"), **w.arrays())
-        # ranks out of step (rank 0 records one more step) fail at the flush, on every rank, clearly
-        try:
-            with il.watch(ddp.module, every=1, hist_every=None) as w2:  # no DDP: no collective in backward
-                for _ in range(2 if rank == 0 else 1):
-                    ddp.module(x[a:b]).sum().backward()
-                    w2.step()
-            msg = "no error"
-        except RuntimeError as e:
-            msg = str(e)
-        with open(os.path.join(out, f"misuse{rank}.json"), "w") as f:
-            json.dump(msg, f)
+        _ranks_run(rank, out)  # its DDP and Watcher objects are freed before the process group
     finally:
         dist.destroy_process_group()
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _ranks_run(rank: int, out: str) -> None:
+    ddp = nn.parallel.DistributedDataParallel(_model())
+    x, y = _batch()
+    a, b = _bounds()[rank]
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.02)
+    with il.watch(ddp, every=1, hist_every=2, flush_every=3) as w:
+        for _ in range(STEPS):
+            opt.zero_grad()
+            _shard_loss(ddp(x[a:b]), y[a:b]).backward()
+            opt.step()
+            w.step()
+    w.save(os.path.join(out, "ddp.npz"))  # rank 0 only
+    np.savez(os.path.join(out, f"rank{rank}.npz"), **w.arrays())
+    # ranks out of step (rank 0 records one more step) fail at the flush, on every rank, clearly
+    try:
+        with il.watch(ddp.module, every=1, hist_every=None) as w2:  # no DDP: no collective in backward
+            for _ in range(2 if rank == 0 else 1):
+                ddp.module(x[a:b]).sum().backward()
+                w2.step()
+        msg = "no error"
+    except RuntimeError as e:
+        msg = str(e)
+    with open(os.path.join(out, f"misuse{rank}.json"), "w") as f:
+        json.dump(msg, f)
 
 
 @pytest.fixture(scope="module")
