@@ -466,3 +466,24 @@ def test_generator_on_another_device_than_the_weight():
     if torch.cuda.is_available():  # where a second device exists, check the numbers themselves
         w = il.init.he_normal_(torch.empty(6, 4, device="cuda"), generator=gen())
         assert torch.equal(w.cpu(), il.init.he_normal_(torch.empty(6, 4), generator=gen()))
+
+
+def test_auto_reads_positional_parameters_of_functional_activations():
+    """F.hardtanh(x, -2, 2) and F.rrelu(x, 0.1, 0.3) (torch's positional min_val/max_val, lower/upper)
+    are detected with their parameters, and the gains follow them."""
+    class Pos(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3 = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            x = F.hardtanh(self.fc1(x), -2.0, 2.0)
+            x = F.rrelu(self.fc2(x), 0.1, 0.3)
+            return self.fc3(x)
+
+    report = il.initialize(Pos(), "auto", generator=gen())
+    assert report["fc1"].activation == "hardtanh" and report["fc1"].activation_params == {"min_val": -2.0, "max_val": 2.0}
+    assert report["fc2"].activation == "rrelu" and report["fc2"].activation_params == {"lower": 0.1, "upper": 0.3}
+    assert report["fc1"].gain == pytest.approx(il.activations.get("hardtanh", min_val=-2.0, max_val=2.0).gain("forward"))
+    # RReLU in eval form is leaky ReLU with slope (l + u)/2 = 0.2: He's gain √(2/(1 + 0.2²))
+    assert report["fc2"].gain == pytest.approx(math.sqrt(2 / (1 + 0.2 ** 2)), rel=1e-6)

@@ -158,14 +158,16 @@ class _Tracer(torch.fx.Tracer):
 
 def _call_activation(node: torch.fx.Node) -> Activation | None:
     kwargs = dict(node.kwargs)
-    # positional slope/alpha/beta: F.leaky_relu(x, 0.2), F.elu(x, 1.5), F.softplus(x, 2)
-    extra = {F.leaky_relu: "negative_slope", F.elu: "alpha", F.softplus: "beta"}
+    # positional parameters: F.leaky_relu(x, 0.2), F.elu(x, 1.5), F.softplus(x, 2), F.hardtanh(x, -2, 2),
+    # F.rrelu(x, 0.1, 0.3)
+    extra = {F.leaky_relu: ("negative_slope",), F.elu: ("alpha",), F.softplus: ("beta",),
+             F.hardtanh: ("min_val", "max_val"), F.rrelu: ("lower", "upper")}
     try:
-        key = extra.get(node.target)  # type: ignore[call-overload]
+        keys = extra.get(node.target, ())  # type: ignore[call-overload]
     except TypeError:
-        key = None
-    if key and len(node.args) > 1 and key not in kwargs:
-        kwargs[key] = node.args[1]
+        keys = ()
+    for key, value in zip(keys, node.args[1:]):
+        kwargs.setdefault(key, value)
     try:
         return acts.from_function(node.target, kwargs)
     except ValueError:

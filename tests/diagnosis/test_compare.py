@@ -115,8 +115,10 @@ def test_cli_text_json_and_phase_diagram(capsys, tmp_path):
     assert "chi1    = 0.72 " in text and "xi_grad = -1/ln chi1 = 3.0441\n" in text
     assert "6 xi_c does not apply" in text and "trainable depth 6 xi_c" not in text
     assert main(["theory", "relu", "--sigma-w2", "1.44", "--json", "--depth", "2"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    assert d["chi1"] == pytest.approx(0.72) and d["bounds_depth"] is False and d["xi_c"] == math.inf and math.isnan(d["trainable_depth"])
+    d = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    # strict JSON: ξ_c = ∞ and the NaN trainable depth are null (bounds_depth says why)
+    assert d["chi1"] == pytest.approx(0.72) and d["bounds_depth"] is False and d["xi_c"] is None
+    assert d["trainable_depth"] is None
     assert main(["theory", "tanh", "--sigma-w2", "0", "--depth", "2"]) == 2
     assert "sigma_w2" in capsys.readouterr().err
     assert main(["theory", "tanh", "--sigma-w2", "1", "--depth", "0"]) == 2

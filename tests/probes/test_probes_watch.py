@@ -442,3 +442,23 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["h.npz"]  # no temporary left behind
     monkeypatch.undo()
     assert il.Watcher.load(path).arrays()["steps"].tolist() == [0, 1, 2]
+
+
+def test_history_keeps_the_exact_activation_spec(tmp_path):
+    """A Watcher's records carry the activation with its parameters (as inspect's do), through a save
+    and a load; a file written before the field existed reads back as None."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.LeakyReLU(0.2), torch.nn.Linear(8, 8),
+                                torch.nn.ELU(0.5), torch.nn.Linear(8, 2))
+    x = torch.randn(16, 6)
+    with il.watch(model) as w:
+        model(x).pow(2).mean().backward()
+        w.step()
+    ins = il.inspect(model, x, loss_fn=lambda y: y.pow(2).mean())
+    got = {r.name: r.activation_spec for r in w.summary()}
+    assert got == {r.name: r.activation_spec for r in ins.layers}
+    assert got["0"] == got["1"] == "leaky_relu(slope=0.2)" and got["3"] == "elu(alpha=0.5)" and got["4"] is None
+    back = il.Watcher.load(w.save(tmp_path / "h.npz"))
+    assert {r.name: r.activation_spec for r in back.summary()} == got
+    old = {k: v for k, v in w.arrays().items() if k != "layer_activation_spec"}
+    assert all(r.activation_spec is None for r in il.Watcher.from_arrays(old).summary())

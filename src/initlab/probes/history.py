@@ -9,7 +9,8 @@ from :meth:`History.arrays` or a file.
 File (``.npz``, ``format_version`` 1, layout in docs/CONTRACTS.md): ``steps`` (S,), ``layers`` (L,),
 one (S, L) array per statistic, ``hist_steps`` (H,), ``hist_counts`` (H, L, B), ``hist_edges``
 (H, L, B+1), ``batch_size`` (S,) and ``layer_kind``, ``layer_module_type``, ``layer_activation``,
-``layer_fan_in``, ``layer_fan_out`` (L,). :meth:`History.save` writes it atomically
+``layer_fan_in``, ``layer_fan_out``, ``layer_activation_spec`` (L,; "" where none or in files written
+before it existed). :meth:`History.save` writes it atomically
 (:func:`initlab.formats.write_npz`).
 
 With ``max_history`` the oldest rows are thinned (every second one dropped, repeatedly) so that at
@@ -41,7 +42,8 @@ __all__ = ["History", "StepRecord", "CORE", "META"]
 # the statistics recorded on every recorded step (the others only on extended steps)
 CORE = ("mean", "std", "abs_mean", "grad_norm", "grad_std", "weight_grad_norm", "bias_grad_norm", "update_ratio")
 # per-layer metadata arrays
-META = ("layer_kind", "layer_module_type", "layer_activation", "layer_fan_in", "layer_fan_out")
+META = ("layer_kind", "layer_module_type", "layer_activation", "layer_fan_in", "layer_fan_out",
+        "layer_activation_spec")
 
 
 class StepRecord(NamedTuple):
@@ -74,10 +76,12 @@ class History:
 
     # --- writing -----------------------------------------------------------------------------------
     def add_layer(self, label: str, kind: str, module_type: str, activation: str | None,
-                  fan_in: int | None, fan_out: int | None) -> int:
-        """Append a layer column; returns its index."""
+                  fan_in: int | None, fan_out: int | None, activation_spec: str | None = None) -> int:
+        """Append a layer column; returns its index. ``activation_spec`` is the exact activation
+        (:attr:`LayerStats.activation_spec`, e.g. ``"leaky_relu(slope=0.2)"``)."""
         self.labels.append(label)
-        for k, v in zip(META, (kind, module_type, activation or "", fan_in or 0, fan_out or 0)):
+        for k, v in zip(META, (kind, module_type, activation or "", fan_in or 0, fan_out or 0,
+                               activation_spec or "")):
             self.meta[k].append(v)
         return len(self.labels) - 1
 
@@ -198,8 +202,10 @@ class History:
         act = str(m["layer_activation"][j]) or None
         fi, fo = int(m["layer_fan_in"][j]) or None, int(m["layer_fan_out"][j]) or None
         clean = {k: (None if v is None or np.isnan(v) else float(v)) for k, v in vals.items()}
-        return layer_stats(base, str(m["layer_kind"][j]), str(m["layer_module_type"][j]), int(call or 0), fi, fo,
-                           act, batch_size=int(self.batch[i]) if 0 <= i < len(self.batch) else None, **clean)
+        r = layer_stats(base, str(m["layer_kind"][j]), str(m["layer_module_type"][j]), int(call or 0), fi, fo,
+                        act, batch_size=int(self.batch[i]) if 0 <= i < len(self.batch) else None, **clean)
+        r.activation_spec = str(m["layer_activation_spec"][j]) or None
+        return r
 
     def records(self) -> list[StepRecord]:
         """Per-step, per-layer records (``None`` where a statistic was not recorded that step)."""

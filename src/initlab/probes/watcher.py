@@ -242,7 +242,7 @@ class Watcher(HTMLReportMixin):
                 spec = rec.specs[sl[0]]
                 self._cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
                                                       spec.kind, spec.module_type, spec.activation,
-                                                      spec.fan_in, spec.fan_out)
+                                                      spec.fan_in, spec.fan_out, spec.activation_spec)
         if self._buf is not None:
             self._buf.widen(len(self._cols))
             self._hbuf.widen(len(self._cols))

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import formats
+from ..experiments.figures.phase import edges  # the cell edges of the matplotlib heatmap
 from .page import page
 
 __all__ = ["write_sweep_page", "render_sweep_page"]
@@ -43,18 +44,8 @@ def _viridis(t: float) -> str:
     return "#%02x%02x%02x" % tuple(c)
 
 
-def _edges(values: list[Any]) -> np.ndarray:
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return np.arange(len(values) + 1) - 0.5
-    v = np.asarray(values, dtype=float)
-    if len(v) == 1:
-        return np.array([v[0] - 0.5, v[0] + 0.5])
-    mid = (v[1:] + v[:-1]) / 2
-    return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
-
-
 def _svg(g: Any, overlay: dict[str, Any] | None) -> str:
-    xe, ye = _edges(g.xs), _edges(g.ys)
+    xe, ye = edges(g.xs), edges(g.ys)
     sx = lambda x: PAD_L + (x - xe[0]) / (xe[-1] - xe[0]) * (W - PAD_L - PAD_R)  # noqa: E731
     sy = lambda y: H - PAD_B - (y - ye[0]) / (ye[-1] - ye[0]) * (H - PAD_B - PAD_T)  # noqa: E731
     finite = g.mean[np.isfinite(g.mean)]

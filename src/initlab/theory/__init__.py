@@ -1,6 +1,6 @@
 r"""Mean-field theory of signal propagation at initialization (Poole et al. 2016; Schoenholz et al. 2017).
 
-* :mod:`~initlab.theory.maps`: the variance map and its fixed point q*, χ₁, the correlation map and c*,
+* :mod:`~initlab.theory.maps` (with :mod:`~initlab.theory.qmap`, :mod:`~initlab.theory.cmap`): the variance map and its fixed point q*, χ₁, the correlation map and c*,
   the depth scales ξ_q, ξ_c, the critical line χ₁ = 1 (pure float64 numerics on the activations' moments);
 * :mod:`~initlab.theory.predict`: per-layer predictions (std, gradient norm) for a concrete model;
 * :mod:`~initlab.theory.chain`: the one-neuron-per-layer chain of seed 002 (∂C/∂b₁ as a product);
