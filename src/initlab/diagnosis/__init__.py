@@ -11,8 +11,10 @@ measurements, layer by layer), ranking findings by cause, and :func:`fix`
 """
 from __future__ import annotations
 
+from .check import HeldoutCheck, heldout_check
 from .compare import Comparison, ComparisonRow, compare
 from .fix import FixAction, FixReport, fix
 from .rank import CAUSE_ORDER, rank
 
-__all__ = ["compare", "Comparison", "ComparisonRow", "fix", "FixReport", "FixAction", "rank", "CAUSE_ORDER"]
+__all__ = ["compare", "Comparison", "ComparisonRow", "fix", "FixReport", "FixAction", "heldout_check", "HeldoutCheck",
+           "rank", "CAUSE_ORDER"]

@@ -25,6 +25,7 @@ weight_std² · fan_in, σ_b² = bias_std²); ``q0`` is the input's second momen
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,7 @@ from typing import Any
 
 from ..theory.predict import Prediction, predict
 
-__all__ = ["ComparisonRow", "Comparison", "compare"]
+__all__ = ["ComparisonRow", "Comparison", "compare", "segments"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,13 @@ class ComparisonRow:
     layer: str
     measured_at: str
     activation: str | None
-    predicted_std: float
+    predicted_std: float | None
     measured_std: float | None
     std_ratio: float | None
     predicted_grad_norm: float | None
     measured_grad_norm: float | None
     grad_ratio: float | None
+    note: str = ""  # where no prediction applies (predicted_std None): why; else the input it starts from
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,9 +70,11 @@ class Comparison:
         def f(v: float | None) -> str:
             return "-" if v is None else f"{v:.4g}"
 
-        head = ["layer", "measured at", "pred std", "std", "ratio", "pred grad", "grad", "ratio"]
+        notes = any(r.note for r in self.rows)
+        head = ["layer", "measured at", "pred std", "std", "ratio", "pred grad", "grad", "ratio"] + ["note"] * notes
         body = [[r.layer, r.measured_at, f(r.predicted_std), f(r.measured_std), f(r.std_ratio),
-                 f(r.predicted_grad_norm), f(r.measured_grad_norm), f(r.grad_ratio)] for r in self.rows]
+                 f(r.predicted_grad_norm), f(r.measured_grad_norm), f(r.grad_ratio)] + [r.note] * notes
+                for r in self.rows]
         widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
         lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
@@ -102,13 +106,16 @@ def compare(obj: Any, *, q0: float = 1.0, prediction: Prediction | None = None) 
     """Join :func:`~initlab.theory.predict.predict` with the measured std and gradient norm of ``obj``.
 
     Args:
-        obj: an ``Inspection``, a list of ``LayerStats`` or a ``Watcher`` (its first recorded step).
+        obj: an ``Inspection``, a list of ``LayerStats`` or a ``Watcher`` (its first recorded step). With
+            repeated blocks (a transformer: ``Inspection.blocks``): per chain (:func:`segments`).
         q0: the input's second moment (1 for N(0, 1) inputs).
         prediction: use this (e.g. ``predict(model)`` taken at initialization) instead of predicting from
             the records' weight_std. A Watcher's history has no weight statistics: without ``prediction``
             its ``model``'s current weights are used (with a warning when it has trained since step 0).
     """
     stats = _layer_stats(obj)
+    if prediction is None and getattr(obj, "blocks", None):
+        return _by_segments(stats, q0)
     if prediction is not None:
         pred = prediction
     elif any(s.kind in ("linear", "conv") and s.weight_std is None for s in stats):
@@ -138,3 +145,99 @@ def compare(obj: Any, *, q0: float = 1.0, prediction: Prediction | None = None) 
             measured_std=s.std, std_ratio=_ratio(s.std, r.post_std), predicted_grad_norm=pg,
             measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg)))
     return Comparison(rows, pred)
+
+
+# --- models with normalization layers (transformers, BN nets): the chains whose input is known ---------
+_PROJ = ("query", "key", "value", "q_proj", "k_proj", "v_proj", "q_lin", "k_lin", "v_lin")
+_NA_MIX = ("its input is not a measured normalization output nor a predicted layer's activation (an attention-"
+           "weighted mix of values, a residual sum, an embedding or an unrecorded functional activation): "
+           "no mean-field map")
+
+
+def _second_moment(s: Any) -> float | None:
+    if s.std is None or not math.isfinite(s.std):
+        return None
+    return s.std ** 2 + (s.mean or 0.0) ** 2 if s.mean is not None and math.isfinite(s.mean) else s.std ** 2
+
+
+def segments(stats: list[Any], q0: float = 1.0) -> tuple[list[tuple[float, str, list[Any]]], dict[str, str]]:
+    r"""The chains of a model with normalization layers that mean-field theory predicts, and why the rest not.
+
+    A chain starts where its input's second moment :math:`q_0` is known: the model's first weight layer
+    (``q0``), or a weight layer right after a normalization layer: :math:`q_0` = the measured second moment
+    (std² + mean²) of the norm's output — 1 for a LayerNorm at init.
+    Parallel projections of that same input (BERT's ``query``/``key``/``value``) each start a chain of their
+    own. A chain continues through a *recorded* activation to the next weight layer (the MLP of a block:
+    ``c_fc → GELU → c_proj``). Anything else — an attention output projection (its input is the softmax-
+    weighted mix of the values), a layer after a residual sum, an embedding, a layer after a functional
+    activation the probes did not see — is not applicable, with that reason.
+
+    Returns ``([(q0, start, records)], {layer name: reason})``.
+    """
+    out: list[tuple[float, str, list[Any]]] = []
+    na: dict[str, str] = {}
+    src: tuple[float, str] | None = (q0, "the model's input")
+    seg: list[Any] | None = None
+    first_parent = None
+    prev = None
+    for s in stats:
+        if s.kind == "norm":
+            m = _second_moment(s)
+            src, seg, first_parent = ((m, f"{s.name} output") if m else None), None, None
+        elif s.kind == "activation":
+            if seg is not None and prev is not None and prev.kind in ("linear", "conv") and prev.name == seg[-1].name:
+                seg[-1] = prev  # the chain goes through this activation: predict the layer with it
+                seg.append(s)
+            else:
+                seg, src = None, None
+        elif s.kind in ("linear", "conv"):
+            parent, leaf = s.name.rpartition(".")[0], s.name.rpartition(".")[2]
+            bare = dataclasses.replace(s, activation=None, activation_spec=None)  # until an activation record follows
+            if seg is not None and prev is not None and prev.kind == "activation" and prev is seg[-1]:
+                seg.append(bare)
+            elif src is not None and (first_parent is None or (parent == first_parent and leaf in _PROJ)):
+                first_parent = parent if first_parent is None else first_parent
+                seg = [bare]
+                out.append((src[0], src[1], seg))
+                if first_parent is not None and leaf not in _PROJ:
+                    src = None  # only named parallel projections share the input
+            else:
+                na.setdefault(s.name, _NA_MIX)
+                seg, src = None, None
+        else:
+            seg = None
+            if s.kind != "activation":
+                src = None
+        prev = s
+    return out, na
+
+
+def _by_segments(stats: list[Any], q0: float) -> Comparison:
+    """One :func:`predict` per chain of :func:`segments`; rows in forward order, the rest marked n/a."""
+    chains, na = segments(stats, q0)
+    by_name: dict[str, Any] = {}
+    for s in stats:
+        by_name.setdefault(s.name, s)
+    rows: dict[str, ComparisonRow] = {}
+    for q_in, start, recs in chains:
+        if any(r.weight_std is None for r in recs if r.kind in ("linear", "conv")):
+            raise ValueError("compare for a model with normalization layers needs weight statistics: an Inspection")
+        pred = predict(recs, q0=q_in)
+        measured = [by_name.get(r.activation_module or r.name) or by_name[r.name] for r in pred.layers]
+        anchor = measured[-1].grad_norm if len(pred.layers) > 1 else None
+        for r, s in zip(pred.layers, measured):
+            pg = r.grad_norm * anchor if anchor is not None and math.isfinite(anchor) else None
+            rows[r.name] = ComparisonRow(
+                index=0, layer=r.name, measured_at=s.name, activation=r.activation, predicted_std=r.post_std,
+                measured_std=s.std, std_ratio=_ratio(s.std, r.post_std), predicted_grad_norm=pg,
+                measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg), note=f"from {start} (q0 = {q_in:.3g})")
+    out = []
+    for s in stats:
+        if s.kind not in ("linear", "conv") or s.name in {r.layer for r in out}:
+            continue
+        row = rows.get(s.name) or ComparisonRow(
+            index=0, layer=s.name, measured_at=s.name, activation=s.activation, predicted_std=None, measured_std=s.std,
+            std_ratio=None, predicted_grad_norm=None, measured_grad_norm=s.grad_norm, grad_ratio=None,
+            note="n/a: " + na.get(s.name, _NA_MIX))
+        out.append(dataclasses.replace(row, index=len(out) + 1))
+    return Comparison(out, None)

@@ -21,31 +21,30 @@ initialization changes, and check that they help.
    at any weight scale), it is undone (the model is restored, the report lists no change) and the
    findings are reported as not fixable by initialization, with the structural fix (normalization
    layers, a zero-centred activation). A re-init that removes the findings is still judged by training.
-4. Train check (not circular: the detectors' silence is not the criterion): a copy of the broken
-   model and the fixed one each take ``steps`` optimizer steps (``optimizer(params)``, default Adam,
-   lr 1e-3; ``steps`` default 30) on ``inputs``/``targets``; ``trains_better`` is true when the fixed
-   loss after ``steps`` steps is ≤ ``margin`` × the broken one (default 0.9), or the broken one is not
-   finite and the fixed one is. k = 30 was chosen on the healthy models of the benchmark's tune split
-   alone (not on the broken ones): it is the smallest step count at which every one of them lowers its
-   loss by ≥ 20 % (GPT-2 needs 27 steps, an MLP 3–5), so a model that trains can reach the 0.9 margin.
-   The check fits the one batch given: it measures optimization, not generalization.
+4. Train check (not circular: the detectors' silence is not the criterion; :mod:`initlab.diagnosis.check`).
+   With ``data`` (a callable drawing training batches): the held-out check — the broken model and ``seeds``
+   draws of the fix (the returned model and re-draws of the same schemes on the same layers) each take
+   ``steps`` steps of the user's optimizer on fresh batches and are scored on a batch neither trained on;
+   ``trains_better`` when every fixed run ends below every broken run by more than the fixed runs' spread,
+   and the fixed model's held-out loss fell. Without ``data``: the one-batch check — ``steps`` steps on
+   ``inputs``/``targets``, ``trains_better`` when the fixed loss is ≤ ``margin`` × the broken one (default
+   0.9), or only the fixed one is finite; it measures optimization on that batch and the report says so.
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from .. import initialize as _initialize
 from ..initialize import InitReport
 from ..probes import Finding, Inspection, inspect
-from ..probes.output import model_output
 from ..structure import follow, is_norm, residual_blocks, weight_layers
+from .check import HeldoutCheck, heldout_check, train_losses
 from .rank import rank
 
 __all__ = ["fix", "FixReport", "FixAction", "train_losses"]
@@ -86,6 +85,7 @@ class FixReport:
     losses_fixed: list[float] = field(default_factory=list)
     trains_better: bool | None = None
     notes: list[str] = field(default_factory=list)
+    check: HeldoutCheck | None = None
 
     @property
     def changed(self) -> bool:
@@ -125,6 +125,11 @@ class FixReport:
             out.append(f"training ({len(self.losses_broken) - 1} steps): loss broken {f(self.losses_broken[0])} → "
                        f"{f(self.losses_broken[-1])}, fixed {f(self.losses_fixed[0])} → {f(self.losses_fixed[-1])}; "
                        f"trains better: {self.trains_better}")
+        c = self.check
+        if c is not None:
+            out.append(f"held-out check ({c.steps} steps × {len(c.fixed)} seeds): loss broken {f(c.broken_start)} → "
+                       f"{', '.join(f(v) for v in c.broken)}, fixed {f(c.fixed_start)} → "
+                       f"{', '.join(f(v) for v in c.fixed)}; trains better: {self.trains_better}")
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 
@@ -179,49 +184,10 @@ def _plan(model: nn.Module, findings: list[Finding]) -> tuple[list[FixAction], l
     return acts, skip
 
 
-def _loss(out: Any, targets: Any, loss_fn: Any) -> Tensor | None:
-    y, _ = model_output(out)
-    if callable(loss_fn):
-        return loss_fn(y, targets) if targets is not None else loss_fn(y)
-    if targets is None:
-        lo = getattr(out, "loss", None)
-        return lo if isinstance(lo, Tensor) else None
-    if isinstance(targets, Tensor) and not targets.is_floating_point():
-        return F.cross_entropy(y.reshape(-1, y.shape[-1]) if y.dim() > 2 and y.shape[:-1] == targets.shape else y,
-                               targets.reshape(-1) if y.dim() > 2 and y.shape[:-1] == targets.shape else targets)
-    return F.mse_loss(y, targets)
-
-
-def _call(model: nn.Module, inputs: Any) -> Any:
-    if isinstance(inputs, Mapping):
-        return model(**inputs)
-    if isinstance(inputs, (tuple, list)):
-        return model(*inputs)
-    return model(inputs)
-
-
-def train_losses(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
-                 optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, steps: int = 30) -> list[float]:
-    """Losses of ``steps`` optimizer steps on one batch (``steps + 1`` values; stops at NaN/Inf)."""
-    opt = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(model.parameters())
-    model.train()
-    out: list[float] = []
-    for i in range(steps + 1):
-        opt.zero_grad()
-        loss = _loss(_call(model, inputs), targets, loss_fn)
-        if loss is None:
-            return []
-        out.append(float(loss.detach()))
-        if i == steps or not math.isfinite(out[-1]):
-            break
-        loss.backward()
-        opt.step()
-    return out
-
-
 def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None, *, steps: int = 30,
         optimizer: Callable[[Any], torch.optim.Optimizer] | None = None, margin: float = 0.9,
-        generator: torch.Generator | None = None) -> FixReport:
+        data: Callable[[torch.Generator], tuple[Any, Any]] | None = None, seeds: int = 3,
+        heldout: tuple[Any, Any] | None = None, generator: torch.Generator | None = None) -> FixReport:
     """Inspect, re-initialize what the findings name, inspect again, and check training (module docs).
 
     Args:
@@ -229,7 +195,11 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
         inputs, targets, loss_fn: as for :func:`initlab.inspect` (``loss_fn`` a name or a callable).
         steps: optimizer steps of the training check (0: no check).
         optimizer: ``optimizer(params) -> torch.optim.Optimizer`` (default Adam, lr 1e-3).
-        margin: ``trains_better`` needs the fixed loss after ``steps`` ≤ margin × the broken one.
+        margin: the one-batch check (no ``data``): the fixed loss after ``steps`` ≤ margin × the broken one.
+        data: ``data(generator) -> (inputs, targets)``, a fresh training batch per call: the held-out check
+            (:mod:`initlab.diagnosis.check`: ``seeds`` runs each, scored on ``heldout``).
+        seeds: runs per model of the held-out check (the fix's draws 0 … seeds − 1; 0 is the model returned).
+        heldout: ``(inputs, targets)`` neither model trains on (default: ``data`` at a seed of its own).
         generator: the re-initialization's random draws (default: seed 0).
     """
     if not isinstance(model, nn.Module):
@@ -238,16 +208,18 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     if not (0 < margin <= 1):
         raise ValueError(f"margin must be in (0, 1], got {margin!r}")
+    if data is not None and not callable(data):
+        raise ValueError(f"data must be None or a callable data(generator) -> (inputs, targets), got {data!r}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     before = inspect(model, inputs, targets, loss_fn if isinstance(loss_fn, str) or loss_fn is None else loss_fn)
     found = rank(before.findings())
     actions, skip = _plan(model, found)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if actions else {}
     broken = copy.deepcopy(model) if steps and actions else None
-    for a in actions:
-        extra = {"data": inputs} if a.scheme == "lsuv" else {}
-        a.report = _initialize(model, a.scheme, generator=gen, layers=a.layers, **extra)
-        if a.scheme not in ("auto", "lsuv"):
+    plan = [(a.scheme, list(a.layers), {"data": inputs} if a.scheme == "lsuv" else {}) for a in actions]
+    for a, (scheme, layers, extra) in zip(actions, plan):
+        a.report = _initialize(model, scheme, generator=gen, layers=layers, **extra)
+        if scheme not in ("auto", "lsuv"):
             a.layers = [r.name for r in a.report.layers + a.report.others]
     after = inspect(model, inputs, targets, loss_fn) if actions else before
     kept = {f.kind for f in after.findings() if f.severity != "info"}
@@ -259,12 +231,33 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     rep = FixReport(before, after, found, rank(after.findings()), actions, skip)
     if broken is not None:
         train_loss = None if isinstance(loss_fn, str) else loss_fn
-        rep.losses_broken = train_losses(broken, inputs, targets, train_loss, optimizer, steps)
-        rep.losses_fixed = train_losses(copy.deepcopy(model), inputs, targets, train_loss, optimizer, steps)
-        if rep.losses_broken and rep.losses_fixed:
-            b, f = rep.losses_broken[-1], rep.losses_fixed[-1]
-            rep.trains_better = (math.isfinite(f) and not math.isfinite(b)) or \
-                (math.isfinite(f) and math.isfinite(b) and f <= margin * b)
+        if data is not None:
+            draw = lambda s: copy.deepcopy(model) if s == 0 else _redraw(broken, plan, s)  # noqa: E731
+            rep.check = heldout_check(broken, draw, data, steps=steps, seeds=seeds, loss_fn=train_loss,
+                                      optimizer=optimizer, heldout=heldout)
+            rep.trains_better = rep.check.trains_better
         else:
-            rep.notes.append("no training check: give targets, a loss_fn, or inputs with labels (model loss)")
+            _one_batch_check(rep, broken, model, inputs, targets, train_loss, optimizer, steps, margin)
     return rep
+
+
+def _redraw(broken: nn.Module, plan: list[tuple[str, list[str], dict]], s: int) -> nn.Module:
+    """Draw s ≥ 1 of the fix: the same schemes on the same layers of a copy of the broken model."""
+    m = copy.deepcopy(broken)
+    for scheme, layers, extra in plan:
+        _initialize(m, scheme, generator=torch.Generator().manual_seed(2**20 + s), layers=layers, **extra)
+    return m
+
+
+def _one_batch_check(rep: FixReport, broken: nn.Module, model: nn.Module, inputs: Any, targets: Any, loss_fn: Any,
+                     optimizer: Any, steps: int, margin: float) -> None:
+    rep.losses_broken = train_losses(broken, inputs, targets, loss_fn, optimizer, steps)
+    rep.losses_fixed = train_losses(copy.deepcopy(model), inputs, targets, loss_fn, optimizer, steps)
+    if rep.losses_broken and rep.losses_fixed:
+        b, f = rep.losses_broken[-1], rep.losses_fixed[-1]
+        rep.trains_better = (math.isfinite(f) and not math.isfinite(b)) or \
+            (math.isfinite(f) and math.isfinite(b) and f <= margin * b)
+        rep.notes.append("one-batch check: it measures optimization on the given batch, not generalization; "
+                         "pass data= for the held-out check")
+    else:
+        rep.notes.append("no training check: give targets, a loss_fn, or inputs with labels (model loss)")

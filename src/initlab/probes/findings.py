@@ -8,7 +8,9 @@ kind                          fires when (default threshold)
 ============================  ===========================================================================
 ``nonfinite``                 NaN/Inf in a layer's output (first in forward order) or δ (first in backward)
 ``forward_collapse``          output std shrinks by a factor < ``depth_step`` for ≥ ``min_run`` weight
-                              layers in a row, ``collapse_ratio`` overall (Var(z) = n·Var(w)·Var(x), seed 001)
+                              layers in a row, ``collapse_ratio`` overall (Var(z) = n·Var(w)·Var(x), seed 001);
+                              the depth trends read the main path (:func:`main_path`: a repeated block is
+                              one step, read at its output, the stream)
 ``exploding_activations``     the same growth (> 1/``depth_step``, ``exploding_ratio`` overall), or any
                               abs_mean > ``activation_max``
 ``vanishing_gradients``       ‖δ‖ shrinks the same way from the last to the first layer
@@ -20,7 +22,8 @@ kind                          fires when (default threshold)
 ``symmetric_units``           a hidden layer with ≤ ``symmetric_fraction`` distinct units (zero/constant
                               init, seed 000, 003)
 ``non_zero_centered``         all-positive inputs (≥ ``positive_inputs``) and ≥ ``sign_coherence`` of
-                              the units' weight-gradient rows of one sign (sigmoid's zig-zag, seed 000)
+                              the units' weight-gradient rows of one sign (sigmoid's zig-zag, seed 000);
+                              not for layers fed by a ReLU (positive by design, He init accounts for it)
 ``uncontrolled_magnitudes``   a ReLU's mean |output| > ``relu_magnitude`` (seed 001)
 ``update_ratio``              ‖ΔW‖/‖W‖ outside [``update_ratio_low``, ``update_ratio_high``] (~1e-3 is
                               healthy; watch only)
@@ -42,7 +45,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .records import LayerStats, finite
 from .stats import RELU_FAMILY
 
-__all__ = ["Finding", "Thresholds", "diagnose", "resolve_thresholds", "SEVERITIES"]
+__all__ = ["Finding", "Thresholds", "diagnose", "resolve_thresholds", "main_path", "PathStep", "SEVERITIES"]
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -136,7 +139,7 @@ def _weight_layers(layers: Sequence[LayerStats]) -> list[LayerStats]:
     return [r for r in layers if r.kind in ("linear", "conv")]
 
 
-def _label_list(rs: Iterable[LayerStats]) -> list[str]:
+def _label_list(rs: Iterable[Any]) -> list[str]:
     out: list[str] = []
     for r in rs:
         if r.label not in out:
@@ -144,13 +147,16 @@ def _label_list(rs: Iterable[LayerStats]) -> list[str]:
     return out
 
 
-def diagnose(layers: Sequence[LayerStats], thresholds: Thresholds | Mapping[str, float] | None = None
-             ) -> list[Finding]:
-    """The findings for per-layer statistics in forward order, most severe first."""
+def diagnose(layers: Sequence[LayerStats], thresholds: Thresholds | Mapping[str, float] | None = None,
+             blocks: Sequence[Any] = ()) -> list[Finding]:
+    """The findings for per-layer statistics in forward order, most severe first.
+
+    ``blocks``: the repeated blocks' stream records (:class:`~initlab.probes.residual.BlockStats`: ``name``,
+    ``std``, ``grad_norm``), if any: the depth trends then read the main path (:func:`main_path`)."""
     t = resolve_thresholds(thresholds)
     out: list[Finding] = []
     out += _nonfinite(layers)
-    out += _depth_trends(layers, t)
+    out += _depth_trends(main_path(layers, blocks), layers, t)
     clean = [r for r in layers if not r.nonfinite_forward]  # NaN outputs say nothing about the rest
     out += _saturation(clean, t)
     out += _dead(clean, t)
@@ -185,8 +191,49 @@ def _nonfinite(layers: Sequence[LayerStats]) -> list[Finding]:
     return out
 
 
-def _depth_trends(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
+@dataclass(frozen=True)
+class PathStep:
+    """One step of the main path: a weight layer, or a repeated block read at its output (the stream)."""
+
+    label: str
+    std: float | None
+    grad_norm: float | None
+
+
+def main_path(layers: Sequence[LayerStats], blocks: Sequence[Any] = ()) -> list[PathStep]:
+    r"""The weight layers in forward order, with each repeated block's layers replaced by the block itself.
+
+    The depth trends compare consecutive entries as if each fed the next (δ_l = J_lᵀ δ_{l+1}). Inside a
+    residual block that is false: q, k and v are parallel, and a branch's last layer feeds the stream
+    x_{l+1} = x_l + f(x_l), not the next branch — the δ of a branch-internal layer is the stream gradient
+    times the branch's Jacobian (small when the branch is initialized small, e.g. N(0, 0.02²)), so a chain
+    through them reads a "vanishing" gradient the stream does not have. On the main path a block is one
+    step, measured at its output: the stream's std and ‖∂L/∂x_{l+1}‖ (for a block that is not residual
+    its output *is* its last layer's activation, so nothing is lost).
+
+    >>> ls = [LayerStats(n, "linear", "Linear", std=1.0, grad_norm=g) for n, g in (("h.0.q", .1), ("h.0.o", .2), ("head", 1.))]
+    >>> from types import SimpleNamespace as NS
+    >>> [s.label for s in main_path(ls, [NS(name="h.0", std=1.0, grad_norm=0.9)])]
+    ['h.0', 'head']
+    """
     w = _weight_layers(layers)
+    if not blocks:
+        return [PathStep(r.label, r.std, r.grad_norm) for r in w]
+    names = list(dict.fromkeys(b.name for b in blocks))
+    out: list[PathStep] = []
+    seen: set[str] = set()
+    for r in w:
+        owner = next((n for n in names if r.name.startswith(n + ".")), None)
+        if owner is None:
+            out.append(PathStep(r.label, r.std, r.grad_norm))
+        elif owner not in seen:
+            seen.add(owner)
+            out += [PathStep(b.name if k == 0 else f"{b.name}#{k}", b.std, b.grad_norm)
+                    for k, b in enumerate(x for x in blocks if x.name == owner)]
+    return out
+
+
+def _depth_trends(w: Sequence[PathStep], layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
     out: list[Finding] = []
     if len(w) < 2:
         return out
@@ -295,7 +342,11 @@ def _symmetric(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
 
 
 def _non_zero_centered(layers: Sequence[LayerStats], t: Thresholds) -> list[Finding]:
-    hits = [r for r in _weight_layers(layers) if finite(r.sign_coherence) and finite(r.input_positive_fraction)
+    # A layer fed by a ReLU-family activation has positive inputs by design (He init accounts for their
+    # second moment); the finding is about an offset nothing accounts for: the data's, or a sigmoid's.
+    w = _weight_layers(layers)
+    fed = [r for i, r in enumerate(w) if i == 0 or (w[i - 1].activation or "") not in RELU_FAMILY]
+    hits = [r for r in fed if finite(r.sign_coherence) and finite(r.input_positive_fraction)
             and r.input_positive_fraction >= t.positive_inputs and r.sign_coherence >= t.sign_coherence]
     if not hits:
         return []

@@ -252,9 +252,10 @@ class History:
         return out
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None,
-                 window: int = 20) -> list[Finding]:
-        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step."""
-        found = diagnose(self.summary(window), thresholds)
+                 window: int = 20, blocks: Sequence[Any] = ()) -> list[Finding]:
+        """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step
+        (``blocks``: the residual stream's records, for the main path of the depth trends)."""
+        found = diagnose(self.summary(window), thresholds, blocks)
         bad = self._first_nonfinite() if len(self.steps) else None
         if bad is not None:
             step = int(self.steps[bad])

@@ -79,7 +79,7 @@ class Inspection(HTMLReportMixin):
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None) -> list[Finding]:
         """The diagnosis of these statistics (see :mod:`initlab.probes.findings` and, for the residual
         stream, attention and logits, :mod:`initlab.probes.transformer_findings`)."""
-        return diagnose(self.layers, thresholds) + diagnose_transformer(self, thresholds)
+        return diagnose(self.layers, thresholds, self.blocks) + diagnose_transformer(self, thresholds)
 
     def to_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "loss_kind": self.loss_kind, "batch_size": self.batch_size,

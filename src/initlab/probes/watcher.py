@@ -479,7 +479,7 @@ class Watcher(HTMLReportMixin):
         self._read()
         blocks = block_stats(self.stream_arrays())
         view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
-        return self.store.findings(thresholds, window) + [
+        return self.store.findings(thresholds, window, blocks) + [
             f for f in diagnose_transformer(view, thresholds) if f.kind == "residual_growth"]
 
     def __repr__(self) -> str:
