@@ -13,8 +13,10 @@ findings are logged (and on the first log that sees a non-finite value), and the
 Steps: the recorded step ``s`` is the ``s``-th optimizer step (0-based); a log row with ``"step": n``
 carries step ``n − 1``. With ``gradient_accumulation_steps = A > 1`` each module runs A times per step and
 its micro-batches are recorded as separate calls (``name``, ``name#1``, …); the Trainer scales the loss
-by 1/A, and so the δ statistics. In distributed training only process 0 saves, and its statistics are
-those of its own shard (the ranks are not combined yet).
+by 1/A, and so the δ statistics. Under DDP the ranks' records are merged into those of the global
+batch (:mod:`initlab.probes.distributed`; δ of the mean of the ranks' losses, the loss DDP descends):
+each training log flushes on every process (a collective; the Trainer logs on every process), and
+only process 0 saves.
 """
 from __future__ import annotations
 
@@ -99,7 +101,8 @@ class _Mixin:
             return  # evaluation logs and the final summary carry no training step of their own
         import numpy as np
 
-        a = self.watcher.arrays()  # the one flush (host copy) per log
+        self.watcher.flush()  # the one flush (host copy) per log; under DDP a collective (every process logs)
+        a = self.watcher.arrays()
         rows = np.flatnonzero(a["steps"] <= state.global_step - 1)
         if len(rows):
             i = rows[-1]

@@ -25,8 +25,10 @@ micro-batches are recorded as separate calls (layers ``name``, ``name#1``, …, 
 divides the loss by A, so their δ statistics are 1/A of an unaccumulated run's. Under ``16-mixed`` the
 δ statistics (``grad_norm``, ``grad_std``) carry the GradScaler's scale (the weight-gradient norms do
 not); ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
-``trainer.log_every_n_steps`` steps (and at the end). Under DDP each rank watches its own shard of the
-batch and only rank 0 logs and saves — its shard's statistics: the ranks are not combined yet.
+``trainer.log_every_n_steps`` steps (and at the end). Under DDP the ranks' records are merged into
+those of the global batch (:mod:`initlab.probes.distributed`; δ statistics are those of the loss DDP
+descends, the mean of the ranks' losses): each log flushes on every rank (a collective; Lightning calls
+these hooks on every rank at the same step), then rank 0 alone logs and saves.
 """
 from __future__ import annotations
 
@@ -121,22 +123,23 @@ class _Mixin:
         self._write(trainer)
         if self.findings_when != "never":
             self._report(trainer, "end")
+        d = (trainer.log_dir or trainer.default_root_dir) if self.save else None  # log_dir broadcasts: every rank
         if self.save and trainer.is_global_zero:
             from ..formats import write_npz
 
-            d = trainer.log_dir or trainer.default_root_dir
             self.path = str(write_npz(os.path.join(d, FILENAME), self.watcher.arrays()))
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        if self.watcher is not None:
-            self.watcher.close()
+        if self.watcher is not None:  # no flush under DDP: the other ranks may not be there to merge
+            self.watcher.__exit__(type(exception), exception, None)
 
     # --- logging ------------------------------------------------------------------------------------
     def _write(self, trainer: Any) -> None:
         w = self.watcher
+        w.flush()  # the one flush (host copy) per log; under DDP a collective, so on every rank
         if not trainer.is_global_zero:
             return
-        a = w.arrays()  # the one flush (host copy) per log
+        a = w.arrays()
         for logger in trainer.loggers:
             writer = _tensorboard_writer(logger)
             if writer is not None:

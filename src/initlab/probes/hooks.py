@@ -68,6 +68,9 @@ class Recorder:
         # slots (forward) and (slot, "g") (backward) whose sums may skip the shift: set by the owner
         # from statistics it has read back (the Watcher: |mean| ≤ 10·std at its last flush)
         self.unshifted: set = set()
+        # DDP (set by the Watcher): a distributed.ExtendedSync that takes the histograms and per-unit
+        # statistics, merged over the ranks at the step
+        self.shared: Any = None
         self.acc = torch.float64 if precise else S.ACC
         self.active = False
         self.extended = False
@@ -330,16 +333,26 @@ class Recorder:
         if y is not None:  # the positive count of the next layer's input, when that input is y
             self._positive[id(y)] = (weakref.ref(y), y._version, pos)
             self._last = (self._positive[id(y)][0], y._version, positive, pos, lo, hi)  # for its nn.ReLU
-        self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
+        shared = self.shared
+        if shared is None:
+            self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))
+        else:  # DDP: binned at the step on the range shared by the ranks
+            shared.defer_histogram(slot, yd, lo, hi)
+            shared = shared if yd.dim() > 1 else None  # 1-d: per-unit statistics stay rank-local
         if spec.sat is not None:
             vals.append(S.saturated(yd, *spec.sat))
             keys.append(kt["sat"])
-        if spec.dead:
+        if spec.dead and shared is not None:
+            shared.defer_dead(slot, positive, ud)
+        elif spec.dead:
             vals.append(S.dead_units(yd, ud, positive).to(acc))
             keys.append(kt["dead"])
         if spec.kind in ("linear", "conv", "activation") and yd.dim() >= 1:
-            vals.append(S.distinct_units(yd, ud).to(acc))
-            keys.append(kt["distinct"])
+            if shared is not None:
+                shared.defer_distinct(slot, yd, ud)
+            else:
+                vals.append(S.distinct_units(yd, ud).to(acc))
+                keys.append(kt["distinct"])
         if spec.kind in ("linear", "conv"):
             x = first_tensor(args)
             if x is not None and x.is_floating_point() and x.numel():

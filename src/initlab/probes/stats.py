@@ -67,6 +67,8 @@ def grad_core(g: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[
     acc = _acc(v.dtype, dtype)
     if shift:
         c = v[:1].to(acc)
+        if acc == torch.float64:  # a float32 value: the Watcher's float32 rows keep the shift exact (DDP merges it)
+            c = c.float().to(acc)
         d = v - c
         return c.view(()), d.sum(), torch.dot(d, d)
     d = v if v.dtype is acc else v.to(acc)

@@ -13,6 +13,11 @@ of a (blocks, 3) tensor per recorded step; one ``.cpu()`` per flush. A block cal
 one step (several forward passes) gets the mean of its calls' variances. The stream gradient and
 attention entropy stay ``inspect``-only (a backward hook per block, B·H·T² weights).
 
+Under DDP (:attr:`StreamRecorder.moments`, set by the Watcher) each call keeps its means and entry
+count too, (mean x, mean y, mean u, Var x, Var y, Var u, n), so that the Watcher's flush can pool each
+call over the ranks (:func:`initlab.probes.distributed.merge_stream`); :meth:`StreamRecorder.take` hands
+it the pending rows and :meth:`StreamRecorder.append` takes the merged variances back.
+
 >>> import torch
 >>> blocks = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(8, 8)) for _ in range(3)])
 >>> rec = StreamRecorder(blocks); rec.install()
@@ -51,6 +56,8 @@ class StreamRecorder:
         self.names = [n for n, _ in self.blocks]
         self.active = False
         self.gate = gate
+        self.moments = False  # DDP: per-call moments, merged over the ranks by the Watcher
+        self._calls_m: list[list[Tensor]] = [[] for _ in self.blocks]
         self.handles: list[Any] = []
         self._acc: list[Tensor | None] = [None] * len(self.blocks)  # per block: (3,) sum of variances
         self._calls = [0] * len(self.blocks)
@@ -76,14 +83,30 @@ class StreamRecorder:
                 return
             with torch.no_grad():
                 xd, yd = x.detach().float(), y.detach().float()
-                v = torch.stack([xd.var(correction=0), yd.var(correction=0), (yd - xd).var(correction=0)])
+                u = yd - xd
+                if self.moments:
+                    self._calls_m[index].append(torch.stack([
+                        xd.mean(), yd.mean(), u.mean(), xd.var(correction=0), yd.var(correction=0),
+                        u.var(correction=0), xd.new_tensor(float(xd.numel()))]))
+                    return
+                v = torch.stack([xd.var(correction=0), yd.var(correction=0), u.var(correction=0)])
             acc = self._acc[index]
             self._acc[index] = v if acc is None else acc + v.to(acc.device)
             self._calls[index] += 1
         return hook
 
     def record(self, step: int) -> None:
-        """Close step ``step``: one (blocks, 3) row of mean variances on the device (NaN: block not called)."""
+        """Close step ``step``: one (blocks, 3) row of mean variances on the device (NaN: block not called);
+        with :attr:`moments`, one (blocks, calls, 7) row of per-call moments (NaN: no such call)."""
+        if self.moments:
+            calls = max((len(c) for c in self._calls_m), default=0)
+            if calls:
+                dev = next(c[0].device for c in self._calls_m if c)
+                pad = torch.full((calls, 7), math.nan, device=dev)
+                self._rows.append((step, torch.stack([
+                    torch.cat([torch.stack(c).to(dev), pad[len(c):]]) if c else pad for c in self._calls_m])))
+            self._calls_m = [[] for _ in self.blocks]
+            return
         if not self.blocks or not any(self._calls):
             self._acc, self._calls = [None] * len(self.blocks), [0] * len(self.blocks)
             return
@@ -94,13 +117,29 @@ class StreamRecorder:
         self._acc, self._calls = [None] * len(self.blocks), [0] * len(self.blocks)
 
     def flush(self) -> None:
-        """Copy the recorded rows to the host (the one synchronization)."""
-        if not self._rows:
+        """Copy the recorded rows to the host (the one synchronization; with :attr:`moments` the
+        Watcher's flush does it)."""
+        if not self._rows or self.moments:
             return
         rows = torch.stack([r for _, r in self._rows]).double().cpu().numpy()
         self.steps += [s for s, _ in self._rows]
         self._host += list(rows)
         self._rows = []
+
+    def take(self) -> tuple[list[int], np.ndarray]:
+        """(steps, (S, blocks, C, 7) float64 per-call moments) of the pending rows (C: the most calls of a
+        block in one step, NaN-padded), removed from the recorder (:attr:`moments` mode)."""
+        rows, self._rows = self._rows, []
+        calls = max((r.shape[1] for _, r in rows), default=0)
+        out = np.full((len(rows), len(self.blocks), calls, 7), np.nan)
+        for i, (_, r) in enumerate(rows):
+            out[i, :, :r.shape[1]] = r.double().cpu().numpy()
+        return [s for s, _ in rows], out
+
+    def append(self, steps: list[int], var: np.ndarray) -> None:
+        """Add host rows: ``var`` (S, blocks, 3) variances (Var x, Var y, Var u) of ``steps``."""
+        self.steps += list(steps)
+        self._host += list(var)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """``stream_steps`` (S,), ``stream_blocks`` (B,) names, and per :data:`STREAM_STATS` an (S, B)

@@ -49,6 +49,13 @@ gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.S
 ``stream_blocks``, ``stream_input_std``, ``stream_std`` and ``branch_ratio`` ((S, blocks)), and
 :meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
 and the stream gradient stay ``inspect``-only.
+
+Under DDP (``torch.distributed`` initialized, world size W > 1; ``distributed=`` overrides) the records
+are those of one process over the global batch, merged by :mod:`initlab.probes.distributed` (δ of the
+loss (1/W)·Σ_r L_r that DDP descends). Flushes and extended steps are collectives: ``w.step()``,
+``w.flush()``, ``close()`` run on every rank in lockstep (out of step: a RuntimeError at the flush).
+Reading (``arrays``, ``history``, ``summary``, ``findings``, ``save``) does not flush under DDP: it
+returns what the last flush merged, on any rank, without waiting; ``save`` writes on rank 0 only.
 """
 from __future__ import annotations
 
@@ -61,6 +68,7 @@ import torch
 from torch import Tensor, nn
 
 from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
+from . import distributed as D
 from .buffers import DeviceRows
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
@@ -97,6 +105,14 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
     return v
 
 
+def _norms(ts: list[Tensor]) -> list[Tensor]:
+    """‖t‖₂ of each tensor in one ``_foreach_norm``, in float32 or wider (float64 weights stay float64)."""
+    try:
+        return torch._foreach_norm(ts, 2, dtype=torch.float32)
+    except RuntimeError:  # float64 tensors refuse a narrowing dtype
+        return torch._foreach_norm(ts, 2)
+
+
 class Watcher(HTMLReportMixin):
     """Records layer statistics over training; use through :func:`watch` as a context manager.
 
@@ -108,7 +124,9 @@ class Watcher(HTMLReportMixin):
     def __init__(self, model: nn.Module | None, *, every: int = DEFAULT_EVERY,
                  hist_every: int | None = DEFAULT_HIST_EVERY, flush_every: int = 100,
                  max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-                 update_ratio: bool = True, tensorboard: Any = None):
+                 update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None):
+        model = D.unwrap(model)
+        self._distributed, self._dist = distributed, None
         self.every = _pos_int("every", every)
         self.hist_every = _pos_int("hist_every", hist_every, allow_none=True)
         self.flush_every = _pos_int("flush_every", flush_every)
@@ -151,7 +169,8 @@ class Watcher(HTMLReportMixin):
         """Call ``fn(rows)`` after each flush with the rows just flushed: a dict with the keys of
         :meth:`arrays` (``layers``, ``steps``, ``batch_size``, every statistic, ``hist_steps``,
         ``hist_counts``, ``hist_edges``) holding only the new rows (before ``max_history`` thinning).
-        This is how ``watch(..., tensorboard=writer)`` logs while training."""
+        This is how ``watch(..., tensorboard=writer)`` logs while training. Under DDP: the merged rows,
+        on rank 0 only."""
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {type(fn).__name__}")
         self._listeners.append(fn)
@@ -162,24 +181,30 @@ class Watcher(HTMLReportMixin):
             raise ValueError("this Watcher was loaded from a file; it has no model to watch")
         if self._inside:
             raise ValueError("this Watcher is already active")
+        self._dist = D.world(self._distributed)
+        if self._dist is not None:
+            self._rec.shared = D.ExtendedSync(self._dist)
+            self._stream.moments = True
         self._rec.install()
         self._stream.install()
         self._inside = True
         self._arm(self.step_count)
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(flush=exc_type is None or self._dist is None)
 
-    def close(self) -> None:
-        """Remove the hooks and flush (also called on leaving the ``with`` block, even on error)."""
+    def close(self, flush: bool = True) -> None:
+        """Remove the hooks and flush (also called on leaving the ``with`` block, even on error; under
+        DDP not on error, where the flush would wait for the other ranks)."""
         if self._rec is not None:
             self._rec.remove()
             self._stream.remove()
         self._inside = False
         self._snap = self._snap_norms = self._spare = self._rows_cache = None
         self._fresh = False
-        self.flush()
+        if flush:
+            self.flush()
 
     def _records(self, s: int) -> tuple[bool, bool]:
         """(recorded, extended) for step ``s``."""
@@ -199,7 +224,7 @@ class Watcher(HTMLReportMixin):
                 self._snap = [w.clone() for w in ws]
             else:
                 torch._foreach_copy_(self._snap, ws)
-            self._snap_norms = list(torch._foreach_norm(ws, 2, dtype=torch.float32))
+            self._snap_norms = list(_norms(ws))
 
     def _update_rows(self) -> list[Tensor]:
         """Views of at most ``UPDATE_ROWS`` evenly spaced rows (units) of each weight.
@@ -226,10 +251,14 @@ class Watcher(HTMLReportMixin):
         rec = self._rec
         if rec.active and rec.slots:
             rec.finish()
+            if rec.extended and rec.shared is not None:
+                rec.shared.finish(rec)  # DDP: the extended step's one collective
             self._record(self.step_count, rec.extended)
         if rec.active:
             self._stream.record(self.step_count)
             rec.new_frame()  # an inactive step records nothing: its frame stays empty
+        if rec.shared is not None:
+            rec.shared.clear()
         self.step_count += 1
         self._arm(self.step_count)
 
@@ -329,7 +358,7 @@ class Watcher(HTMLReportMixin):
                 if ahead:
                     tensors += self._spare
             if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖, ‖ΔW‖ (and the next ‖W‖) of every layer
-                norms = torch._foreach_norm(tensors, 2, dtype=torch.float32)
+                norms = _norms(tensors)
                 vals += norms[:len(wg) + len(bg)]
             if upd:
                 n = len(wg) + len(bg)
@@ -350,17 +379,44 @@ class Watcher(HTMLReportMixin):
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Copy the recorded rows to the host history (the only place values are read back)."""
-        if self._stream is not None:
-            self._stream.flush()
-        if not self._rows:
+        """Copy the recorded rows to the host history (the only place values are read back). Under DDP
+        a collective that merges the ranks' rows: call it on every rank at the same point."""
+        if self._dist is None:
+            if self._stream is not None:
+                self._stream.flush()
+            if self._rows:
+                self._commit(self._take())
             return
-        R, L, B = len(self._rows), len(self._cols), self.bins
-        data = self._buf.read(R, L)  # (R, L, K)
+        p = self._take()
+        p["ssteps"], p["stream"] = self._stream.take()
+        steps = p["steps"]
+        header = (len(steps), len(self._cols), len(p["hsteps"]), len(p["ssteps"]), p["stream"].shape[2],
+                  steps[0] if len(steps) else -1, steps[-1] if len(steps) else -1, D.fingerprint(self.store.labels))
+        p = D.combine(self._dist, p, header, _RAW, _NAN_MARK)
+        if len(p["ssteps"]):
+            self._stream.append(p["ssteps"], p["stream"])
+        if len(steps):
+            self._commit(p)
+
+    def _take(self) -> dict[str, np.ndarray]:
+        """The rows recorded since the last flush, on the host: raw ``data`` (R, L, K), entry counts ``n``
+        and ``in_n`` (R, L), ``steps`` and ``batch`` (R,), ``counts`` (H, L, B) of ``hsteps``/``hrows``."""
+        R, L, H = len(self._rows), len(self._cols), len(self._hrows)
         n, in_n = np.full((R, L), np.nan), np.full((R, L), np.nan)
         for i, (_, nd, ind, _) in enumerate(self._rows):
             n[i, list(nd)] = list(nd.values())
             in_n[i, list(ind)] = list(ind.values())
+        p = {"data": self._buf.read(R, L) if R else np.zeros((0, L, len(_RAW))), "n": n, "in_n": in_n,
+             "steps": np.array([r[0] for r in self._rows], np.int64),
+             "batch": np.array([r[3] for r in self._rows], np.int64),
+             "counts": self._hbuf.read(H, L) if H else np.zeros((0, L, self.bins)),
+             "hsteps": np.array([s for s, _ in self._hrows], np.int64), "hrows": [r for _, r in self._hrows]}
+        self._rows, self._hrows = [], []
+        return p
+
+    def _commit(self, p: Mapping[str, Any]) -> None:
+        """Derive the statistics of :meth:`_take`'s rows (merged over the ranks under DDP) into the history."""
+        data, n, in_n, L, B = p["data"], p["n"], p["in_n"], len(self._cols), self.bins
         present = ~np.isnan(data)
         data[data == _NAN_MARK] = np.nan
         raw = {k: data[..., _RI[k]] for k in _RAW}
@@ -376,24 +432,19 @@ class Watcher(HTMLReportMixin):
             st["update_ratio"] = raw["update"] / raw["wnorm"]
             st["sign_coherence"] = raw["coh"]
         self._plan_shifts(st)
-        new = {"layers": np.array(self.store.labels, dtype=str),
-               "steps": np.array([r[0] for r in self._rows], np.int64),
-               "batch_size": np.array([r[3] for r in self._rows], np.int64), **{k: st[k] for k in STATS},
+        new = {"layers": np.array(self.store.labels, dtype=str), "steps": p["steps"],
+               "batch_size": np.asarray(p["batch"]).astype(np.int64), **{k: st[k] for k in STATS},
                "hist_steps": np.zeros(0, np.int64)}
         self.store.append(new["steps"], new["batch_size"], {k: st[k] for k in STATS})
-        if self._hrows:
-            H = len(self._hrows)
-            counts = self._hbuf.read(H, L)
-            rows = [r for _, r in self._hrows]
-            lo, hi = st["min"][rows], st["max"][rows]  # (H, L)
+        if len(p["hsteps"]):
+            lo, hi = st["min"][p["hrows"]], st["max"][p["hrows"]]  # (H, L)
             with np.errstate(invalid="ignore"):
                 edges = lo[..., None] + (hi - lo)[..., None] * np.linspace(0.0, 1.0, B + 1)
-            new.update(hist_steps=np.array([s for s, _ in self._hrows], np.int64), hist_counts=counts,
-                       hist_edges=edges)
-            self.store.append_hists(new["hist_steps"], counts, edges)
-        self._rows, self._hrows = [], []
-        for fn in self._listeners:
-            fn(new)
+            new.update(hist_steps=p["hsteps"], hist_counts=p["counts"], hist_edges=edges)
+            self.store.append_hists(p["hsteps"], p["counts"], edges)
+        if self._dist is None or self._dist.rank == 0:  # under DDP only rank 0 writes
+            for fn in self._listeners:
+                fn(new)
 
     def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
         """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
@@ -416,6 +467,12 @@ class Watcher(HTMLReportMixin):
         return sum(b.nbytes for b in (self._buf, self._hbuf) if b is not None)
 
     # --- reading (the History, flushed first) -----------------------------------------------------
+    def _read(self) -> None:
+        """Flush before a read, except under DDP (a flush is a collective there; reads see what the
+        last collective flush merged)."""
+        if self._dist is None:
+            self.flush()
+
     @property
     def layers(self) -> list[str]:
         """Layer labels (``name`` or ``name#k`` for a module's k-th call in a step), forward order."""
@@ -424,7 +481,7 @@ class Watcher(HTMLReportMixin):
     def arrays(self) -> dict[str, np.ndarray]:
         """The history as the CONTRACTS npz arrays (experiments store them under ``"{variant}/"``),
         plus the residual stream's arrays when the model has repeated blocks."""
-        self.flush()
+        self._read()
         return {**self.store.arrays(), **self.stream_arrays()}
 
     def stream_arrays(self) -> dict[str, np.ndarray]:
@@ -435,11 +492,11 @@ class Watcher(HTMLReportMixin):
 
     def save(self, path: str | os.PathLike) -> str:
         """Write :meth:`arrays` to an ``.npz`` file, atomically (``.npz`` is appended if missing);
-        returns the path."""
-        self.flush()
+        returns the path. Under DDP only rank 0 writes (the others return the path)."""
         p = os.fspath(path)
         p = p if p.endswith(".npz") else p + ".npz"
-        write_npz(p, self.arrays())
+        if self._dist is None or self._dist.rank == 0:
+            write_npz(p, self.arrays())
         return p
 
     @classmethod
@@ -463,19 +520,19 @@ class Watcher(HTMLReportMixin):
     @property
     def history(self) -> list[StepRecord]:
         """Per-step, per-layer records (``None`` where a statistic was not recorded that step)."""
-        self.flush()
+        self._read()
         return self.store.records()
 
     def summary(self, window: int = 20) -> list[LayerStats]:
         """Per-layer records over the last ``window`` steps (:meth:`History.summary`)."""
-        self.flush()
+        self._read()
         return self.store.summary(window)
 
     def findings(self, thresholds: Thresholds | Mapping[str, float] | None = None,
                  window: int = 20) -> list[Finding]:
         """The diagnosis over the window (see :meth:`summary`), plus the first non-finite step, plus
         ``residual_growth`` from the residual stream of the last recorded step."""
-        self.flush()
+        self._read()
         blocks = block_stats(self.stream_arrays())
         view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
         return self.store.findings(thresholds, window, blocks) + [
@@ -489,7 +546,7 @@ class Watcher(HTMLReportMixin):
 
 def watch(model: nn.Module, *, every: int = DEFAULT_EVERY, hist_every: int | None = DEFAULT_HIST_EVERY,
           flush_every: int = 100, max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-          update_ratio: bool = True, tensorboard: Any = None) -> Watcher:
+          update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None) -> Watcher:
     """A :class:`Watcher` on ``model``: ``with il.watch(model) as w: …; opt.step(); w.step()``.
 
     Args:
@@ -508,7 +565,10 @@ def watch(model: nn.Module, *, every: int = DEFAULT_EVERY, hist_every: int | Non
             histograms (``add_histogram_raw`` from the device-computed counts) are written to it
             (:mod:`initlab.probes.tensorboard`); nothing is read back between flushes, so the plots
             advance every ``flush_every`` recorded steps (lower it to see them sooner).
+        distributed: merge the records of the ranks of a data-parallel run (None: when
+            ``torch.distributed`` is initialized with world size > 1; see the module docs).
     """
     return Watcher(model, every=every, hist_every=hist_every, flush_every=flush_every,
                    max_history=max_history, bins=bins, saturation_margin=saturation_margin,
-                   update_ratio=update_ratio, tensorboard=tensorboard)
+                   update_ratio=update_ratio, tensorboard=tensorboard,
+                   distributed=distributed)
