@@ -28,7 +28,7 @@ most that many remain and the most recent half stays dense.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
