@@ -1,8 +1,23 @@
 """Plain-torch models for the probes tests (independent of initlab.models)."""
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+class CountOps(TorchDispatchMode):
+    """Counts every aten op dispatched while active (forward, backward and hook ops alike)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
 
 
 def gen(seed: int = 0) -> torch.Generator:

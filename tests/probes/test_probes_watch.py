@@ -4,17 +4,15 @@ from __future__ import annotations
 import copy
 import gc
 import tracemalloc
-from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import initlab as il
-from probes_testlib import cnn_bn, gen, mlp
+from probes_testlib import CountOps, cnn_bn, gen, mlp
 
 
 def _train(model, w, steps, x, y, lr=0.01, opt=None):
@@ -63,23 +61,11 @@ def test_watch_values_match_autograd_and_update_ratio():
     assert rec.name == "0" and rec.activation == "tanh" and rec.std == pytest.approx(a["std"][0, 0])
 
 
-class _CountOps(TorchDispatchMode):
-    """Counts every aten op dispatched while active (forward, backward and hook ops alike)."""
-
-    def __init__(self):
-        super().__init__()
-        self.ops = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[func.overloadpacket.__name__] += 1
-        return func(*args, **(kwargs or {}))
-
-
 def _count_steps(model, x, y, watcher=None, steps=12, first=3):
     """Op counts of steps first…steps-1 of an SGD loop (plain when ``watcher`` is None)."""
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     step = watcher.step if watcher is not None else (lambda: None)
-    counter = _CountOps()
+    counter = CountOps()
     for i in range(steps):
         if i == first:
             counter.__enter__()
@@ -104,7 +90,7 @@ def test_no_host_sync_between_flushes_dispatch_count():
     # the mode sees the hooks' ops (forward and backward: one dot per output and per δ), so a sync
     # in them would be counted
     assert watched["dot"] >= 9 * 2 * 5 and plain["dot"] == 0
-    with _CountOps() as c:
+    with CountOps() as c:
         float(torch.ones(2).sum())
         bool(torch.ones(()) > 0)
     assert c.ops["_local_scalar_dense"] == 2

@@ -8,27 +8,15 @@
 """
 from __future__ import annotations
 
-from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import initlab as il
-from probes_testlib import gen
-
-
-class _CountAbs(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.ops = Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[func.overloadpacket.__name__] += 1
-        return func(*args, **(kwargs or {}))
+from probes_testlib import CountOps, gen
 
 
 def _net(conv: bool) -> nn.Sequential:
@@ -59,7 +47,7 @@ def test_abs_mean_before_relu_equals_float64(conv):
     xs = [torch.randn(8, 2, 8, 8, generator=g) if conv else torch.randn(16, 12, generator=g) for _ in range(8)]
     seen, hooks = _capture(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    counter = _CountAbs()
+    counter = CountOps()
     with il.watch(model, every=1, hist_every=None, flush_every=1) as w:  # flush_every=1: unshifted from step 1 on
         for s, x in enumerate(xs):
             seen.append({})
