@@ -50,19 +50,22 @@ def test_compiled_equals_eager_and_stops_recompiling():
     np.testing.assert_allclose(compiled["hist_edges"], eager["hist_edges"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("act", [torch.nn.Tanh, torch.nn.ReLU])
 @pytest.mark.parametrize("hist_every", [None, 4])
-def test_compiled_graph_and_recompile_counts(hist_every):
+def test_compiled_graph_and_recompile_counts(hist_every, act):
     """Every graph Dynamo compiles (recompiles included) reaches the backend once: the count settles
-    after the first two steps and stays there for ten more. Core steps trace the hooks into the graph
-    (one break: the δ hook's ``fired`` cell mutated inside autograd's hook); extended steps run each
-    hook eagerly (``torch.compiler.disable``: one break per hook on those steps) — without that, the
-    histogram's ``bincount`` broke inside the hook and Dynamo recompiled the hook per call, guarded
-    on the length of the recorder's value list, until its recompile limit."""
+    after the first two steps and stays there for ten more. Under torch.compile each recorded hook
+    runs eagerly (``torch.compiler.disable``: one graph break per probed module on recorded steps).
+    Tracing them instead recompiled the hook per call — guarded on the length of the recorder's value
+    list after a break inside it (the histogram's ``bincount``; the δ hook's cell mutated inside
+    autograd's hook on a ReLU model) — until Dynamo's recompile limit of 8."""
     from torch._dynamo.testing import CompileCounterWithBackend
 
     torch._dynamo.reset()
     cnt = CompileCounterWithBackend("aot_eager")
-    model, frames = _model(), []
+    torch.manual_seed(0)
+    model, frames = torch.nn.Sequential(torch.nn.Linear(8, 16), act(), torch.nn.Linear(16, 16), act(),
+                                        torch.nn.Linear(16, 4)), []
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with il.watch(model, every=1, hist_every=hist_every) as w:
         f = torch.compile(model, backend=cnt)
@@ -72,8 +75,23 @@ def test_compiled_graph_and_recompile_counts(hist_every):
             opt.step()
             w.step()
             frames.append(cnt.frame_count)
-    assert frames[2] == frames[-1] <= 10, frames  # torch 2.13: 9 (core only), 8 (histograms every 4)
+    assert frames[2] == frames[-1] <= 6, frames  # torch 2.13: 3–4 (no recompiles after the first step)
     assert len(w.arrays()["steps"]) == 12
+
+
+@pytest.mark.parametrize("act", [torch.nn.Tanh, torch.nn.ReLU])
+def test_compiled_relu_and_tanh_equal_eager(act):
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(8, 16), act(), torch.nn.Linear(16, 4))
+
+    xs = _batches(4)
+    eager = _train(model(), xs)
+    torch._dynamo.reset()
+    compiled = _train(model(), xs, compiled=True)
+    for k in STATS:
+        np.testing.assert_array_equal(np.isnan(compiled[k]), np.isnan(eager[k]), err_msg=k)
+        np.testing.assert_allclose(compiled[k], eager[k], rtol=1e-5, atol=1e-7, err_msg=k)
 
 
 def test_bfloat16_autocast_statistics_accumulate_in_float32():

@@ -132,7 +132,7 @@ class Recorder:
             # the checks of _recording, inlined: this runs for every probed module call
             if self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self) and (
                     not self.grad_mode_only or torch.is_grad_enabled()):
-                if self.extended:  # histograms/unit counts have data-dependent shapes: run them eagerly
+                if self.extended or torch.compiler.is_compiling():  # under torch.compile: eagerly
                     _forward_eager(self, spec, args, output)
                 else:
                     forward(spec, args, output)
@@ -378,8 +378,9 @@ class Recorder:
         self.keys += kt["grad"]
 
 
-# Under torch.compile the extended statistics would graph-break inside the hook (bincount, sort with a
-# generator) and Dynamo would then compile ``_forward`` as a frame of its own, guarded on the length of
-# the growing value lists: one recompile per call until its recompile limit. Running extended steps'
-# hooks eagerly costs one graph break per hook on those steps only; core steps are traced into the graph.
+# Extended steps, and every recorded step under torch.compile, run the hook eagerly. Traced, a graph
+# break inside it (the histogram's bincount, a sort with a generator; the δ hook's cell mutated inside
+# autograd's hook on ReLU models) made Dynamo compile ``_forward`` as a frame of its own, guarded on the
+# length of the growing value lists: one recompile per call until its recompile limit. Eager, it costs
+# one graph break per probed module on recorded steps.
 _forward_eager = torch.compiler.disable(Recorder._forward, recursive=True)
