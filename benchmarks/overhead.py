@@ -20,6 +20,8 @@ modes
               (t_core + Δ_ext / 50) / t_plain, with Δ_ext = the measured extra time of an extended
               step (fastest extended − fastest core step), from a watcher with ``hist_every=4`` (same code path; a 50-step period would need
               50-step blocks). ``hist/4`` shows that watcher's raw ratio.
+  inactive    ``watch(every=10**9, hist_every=None)`` after its one recorded step: hooks installed, nothing
+              recorded (what the steps between recorded ones cost); opt-in through ``--modes``
   default     ``watch(model)`` with its default arguments, measured directly: its blocks span a whole
               period (lcm of ``every`` and ``hist_every``, e.g. 50 steps: one extended step each), and
               its warm-up runs past its first flush.
@@ -147,8 +149,10 @@ def make_modes(base: nn.Module, names=MODES) -> dict[str, tuple[nn.Module, objec
             ctx = il.watch(m, every=1, hist_every=4, flush_every=100)
         elif name == "default":
             ctx = il.watch(m)
+        elif name == "inactive":
+            ctx = il.watch(m, every=10**9, hist_every=None, flush_every=100)
         else:
-            raise SystemExit(f"unknown mode {name!r}; valid: {', '.join(MODES)}")
+            raise SystemExit(f"unknown mode {name!r}; valid: {', '.join((*MODES, 'inactive'))}")
         modes[name] = (m, ctx)
     return modes
 
@@ -233,7 +237,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--block", type=int, default=16, help="steps per timed block (a multiple of 16)")
     ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--modes", default=",".join(MODES), help=f"watched modes to time (of {', '.join(MODES)})")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"watched modes to time (of {', '.join(MODES)}, inactive)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=112, help="untimed steps per mode (a multiple of 16)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -244,7 +248,7 @@ def main() -> None:
     names = tuple(n for n in a.modes.split(",") if n)
     if a.threads:
         torch.set_num_threads(a.threads)
-    cols = [c for c in ("naive", "every=1", "every=16", "hist/50", "hist/4", "default")
+    cols = [c for c in ("naive", "every=1", "every=16", "hist/50", "hist/4", "default", "inactive")
             if c in names or (c == "hist/50" and {"every=1", "hist/4"} <= set(names))]
     clock = time.thread_time if a.clock == "cpu" else time.perf_counter
     d = defaults()
