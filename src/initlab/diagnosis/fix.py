@@ -43,6 +43,7 @@ from torch import nn
 from .. import initialize as _initialize
 from ..initialize import InitReport
 from ..probes import Finding, Inspection, inspect
+from ..probes.transformer import has_attention
 from ..structure import follow, is_norm, residual_blocks, weight_layers
 from .check import HeldoutCheck, heldout_check, train_losses
 from .rank import rank
@@ -149,9 +150,8 @@ def _post_ln(model: nn.Module) -> bool:
 
 
 def _is_transformer(model: nn.Module) -> bool:
-    blocks = residual_blocks(model)
-    return bool(blocks) and any(isinstance(m, (nn.MultiheadAttention, nn.Embedding)) or "attention" in
-                                type(m).__name__.lower() for m in model.modules())
+    return bool(residual_blocks(model)) and (has_attention(model) or
+                                             any(isinstance(m, nn.Embedding) for m in model.modules()))
 
 
 def _plan(model: nn.Module, findings: list[Finding]) -> tuple[list[FixAction], list[tuple[str, str]]]:
