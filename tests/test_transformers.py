@@ -57,10 +57,14 @@ def test_gpt2_conv1d_probed_with_fans_from_transposed_weight_and_manual_hook_num
 
 def test_residual_stream_and_branch_ratio_equal_a_manual_hook():
     model = gpt2(layers=3)
-    io = []
+    io, grads = [], {}
     first = lambda o: o if isinstance(o, torch.Tensor) else o[0]  # noqa: E731 - a tensor or a tuple by version
-    hooks = [b.register_forward_hook(lambda m, a, o: io.append((a[0].detach().double(), first(o).detach().double())))
-             for b in model.transformer.h]
+
+    def record(i, m, a, o):
+        io.append((a[0].detach().double(), first(o).detach().double()))
+        if first(o).requires_grad:  # ∂L/∂(block output) of inspect's own backward pass
+            first(o).register_hook(lambda g: None if i in grads else grads.update({i: g.detach().double()}))
+    hooks = [b.register_forward_hook(lambda m, a, o, i=i: record(i, m, a, o)) for i, b in enumerate(model.transformer.h)]
     ins = il.inspect(model, tokens())
     for hk in hooks:
         hk.remove()
@@ -69,6 +73,7 @@ def test_residual_stream_and_branch_ratio_equal_a_manual_hook():
         assert b.std == pytest.approx(float(y.std(correction=0)), rel=1e-9)
         assert b.branch_ratio == pytest.approx(float((y - x).std(correction=0) / x.std(correction=0)), rel=1e-9)
         assert b.grad_norm is not None and b.grad_norm > 0
+    assert [b.grad_norm for b in ins.blocks] == pytest.approx([float(grads[i].norm()) for i in range(3)], rel=1e-9)
 
 
 def _entropy(w: torch.Tensor) -> torch.Tensor:

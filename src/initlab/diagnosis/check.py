@@ -164,11 +164,6 @@ class HeldoutCheck:
         fell = not math.isfinite(self.fixed_start) or max(f) < self.fixed_start
         return min(b) - max(f) > max(f) - min(f) and fell
 
-    def ratio(self) -> float:
-        """Mean fixed / mean broken held-out loss after training (an effect size; NaN when not finite)."""
-        b, f = sum(self.broken) / len(self.broken), sum(self.fixed) / len(self.fixed)
-        return f / b if math.isfinite(b) and math.isfinite(f) and b else math.nan
-
 
 def heldout_check(broken: nn.Module, fixed: nn.Module | Callable[[int], nn.Module],
                   data: Callable[[torch.Generator], tuple[Any, Any]], *, steps: int = 30, seeds: int = 3,

@@ -129,22 +129,34 @@ def compare(obj: Any, *, q0: float = 1.0, prediction: Prediction | None = None) 
         pred = predict(model, q0=q0)
     else:
         pred = predict(stats, q0=q0)
-    by_name: dict[str, Any] = {}
-    for s in stats:  # a module called several times: its first call
-        by_name.setdefault(s.name, s)
+    by_name = _first_calls(stats)
     missing = [r.name for r in pred.layers if r.name not in by_name]
     if missing:
         raise ValueError(f"layers {missing} of the prediction were not measured; measured: {list(by_name)}")
+    return Comparison(_rows(pred, by_name, anchored=True), pred)
+
+
+def _first_calls(stats: list[Any]) -> dict[str, Any]:
+    """Records by module name; a module called several times: its first call."""
+    by_name: dict[str, Any] = {}
+    for s in stats:
+        by_name.setdefault(s.name, s)
+    return by_name
+
+
+def _rows(pred: Prediction, by_name: dict[str, Any], anchored: bool, note: str = "") -> list[ComparisonRow]:
+    """One row per predicted layer, measured at its activation's output (else its own); the predicted
+    gradient norm scaled so that the last layer matches its measurement (none unless ``anchored``)."""
     measured = [by_name.get(r.activation_module or r.name) or by_name[r.name] for r in pred.layers]
-    anchor = measured[-1].grad_norm if measured else None
+    anchor = measured[-1].grad_norm if measured and anchored else None
     rows = []
     for r, s in zip(pred.layers, measured):
         pg = r.grad_norm * anchor if anchor is not None and math.isfinite(anchor) else None
         rows.append(ComparisonRow(
             index=r.index, layer=r.name, measured_at=s.name, activation=r.activation, predicted_std=r.post_std,
             measured_std=s.std, std_ratio=_ratio(s.std, r.post_std), predicted_grad_norm=pg,
-            measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg)))
-    return Comparison(rows, pred)
+            measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg), note=note))
+    return rows
 
 
 # --- models with normalization layers (transformers, BN nets): the chains whose input is known ---------
@@ -199,15 +211,13 @@ def segments(stats: list[Any], q0: float = 1.0) -> tuple[list[tuple[float, str, 
                 first_parent = parent if first_parent is None else first_parent
                 seg = [bare]
                 out.append((src[0], src[1], seg))
-                if first_parent is not None and leaf not in _PROJ:
+                if leaf not in _PROJ:
                     src = None  # only named parallel projections share the input
             else:
                 na.setdefault(s.name, _NA_MIX)
                 seg, src = None, None
         else:
-            seg = None
-            if s.kind != "activation":
-                src = None
+            seg, src = None, None
         prev = s
     return out, na
 
@@ -215,22 +225,14 @@ def segments(stats: list[Any], q0: float = 1.0) -> tuple[list[tuple[float, str, 
 def _by_segments(stats: list[Any], q0: float) -> Comparison:
     """One :func:`predict` per chain of :func:`segments`; rows in forward order, the rest marked n/a."""
     chains, na = segments(stats, q0)
-    by_name: dict[str, Any] = {}
-    for s in stats:
-        by_name.setdefault(s.name, s)
+    by_name = _first_calls(stats)
     rows: dict[str, ComparisonRow] = {}
     for q_in, start, recs in chains:
         if any(r.weight_std is None for r in recs if r.kind in ("linear", "conv")):
             raise ValueError("compare for a model with normalization layers needs weight statistics: an Inspection")
-        pred = predict(recs, q0=q_in)
-        measured = [by_name.get(r.activation_module or r.name) or by_name[r.name] for r in pred.layers]
-        anchor = measured[-1].grad_norm if len(pred.layers) > 1 else None
-        for r, s in zip(pred.layers, measured):
-            pg = r.grad_norm * anchor if anchor is not None and math.isfinite(anchor) else None
-            rows[r.name] = ComparisonRow(
-                index=0, layer=r.name, measured_at=s.name, activation=r.activation, predicted_std=r.post_std,
-                measured_std=s.std, std_ratio=_ratio(s.std, r.post_std), predicted_grad_norm=pg,
-                measured_grad_norm=s.grad_norm, grad_ratio=_ratio(s.grad_norm, pg), note=f"from {start} (q0 = {q_in:.3g})")
+        pred = predict(recs, q0=q_in)  # a one-layer chain has no gradient prediction (its anchor is itself)
+        rows.update((r.layer, r) for r in _rows(pred, by_name, anchored=len(pred.layers) > 1,
+                                                 note=f"from {start} (q0 = {q_in:.3g})"))
     out = []
     for s in stats:
         if s.kind not in ("linear", "conv") or s.name in {r.layer for r in out}:

@@ -43,6 +43,7 @@ from torch import nn
 from .. import initialize as _initialize
 from ..initialize import InitReport
 from ..probes import Finding, Inspection, inspect
+from ..probes.transformer import has_attention
 from ..structure import follow, is_norm, residual_blocks, weight_layers
 from .check import HeldoutCheck, heldout_check, train_losses
 from .rank import rank
@@ -112,11 +113,10 @@ class FixReport:
         w = [max(len(x) for x in col) for col in zip(head, *rows)]
         line = lambda c: "  ".join(x.ljust(n) if i < 2 else x.rjust(n) for i, (x, n) in enumerate(zip(c, w))).rstrip()  # noqa: E731
         out = [line(head), line(tuple("-" * n for n in w))] + [line(r) for r in rows]
-        for lab, (x, y) in (("blocks", (self.before.blocks, self.after.blocks)),):
-            if x:
-                out.append("")
-                out += [f"{b.name}: stream std {f(b.std)} → {f(c.std)}, branch/stream {f(b.branch_ratio)} → "
-                        f"{f(c.branch_ratio)}" for b, c in zip(x, y)]
+        if self.before.blocks:
+            out.append("")
+            out += [f"{b.name}: stream std {f(b.std)} → {f(c.std)}, branch/stream {f(b.branch_ratio)} → "
+                    f"{f(c.branch_ratio)}" for b, c in zip(self.before.blocks, self.after.blocks)]
         out.append("")
         out += [f"{k}: {'present' if bb else 'absent'} → {'present' if aa else 'gone'}" for k, bb, aa in self.per_finding()]
         out += [f"applied {a.scheme} to {len(a.layers)} layer(s) for {', '.join(a.findings)}: {a.why}" for a in self.actions]
@@ -150,9 +150,8 @@ def _post_ln(model: nn.Module) -> bool:
 
 
 def _is_transformer(model: nn.Module) -> bool:
-    blocks = residual_blocks(model)
-    return bool(blocks) and any(isinstance(m, (nn.MultiheadAttention, nn.Embedding)) or "attention" in
-                                type(m).__name__.lower() for m in model.modules())
+    return bool(residual_blocks(model)) and (has_attention(model) or
+                                             any(isinstance(m, nn.Embedding) for m in model.modules()))
 
 
 def _plan(model: nn.Module, findings: list[Finding]) -> tuple[list[FixAction], list[tuple[str, str]]]:
@@ -211,7 +210,7 @@ def fix(model: nn.Module, inputs: Any, targets: Any = None, loss_fn: Any = None,
     if data is not None and not callable(data):
         raise ValueError(f"data must be None or a callable data(generator) -> (inputs, targets), got {data!r}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
-    before = inspect(model, inputs, targets, loss_fn if isinstance(loss_fn, str) or loss_fn is None else loss_fn)
+    before = inspect(model, inputs, targets, loss_fn)
     found = rank(before.findings())
     actions, skip = _plan(model, found)
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()} if actions else {}
