@@ -316,7 +316,8 @@ def null_check(v: dict, steps: int = STEPS, seeds: int = SEEDS) -> int:
 def choose_k(v: dict, max_steps: int = 300, drop: float = 0.2, every: int = 10) -> int:
     """The training check's k, from the *healthy* cases alone: the smallest multiple of ``every`` at which
     every healthy model's held-out loss (seed 0, the check's optimizer) is ≤ (1 − drop) × its start."""
-    from initlab.diagnosis.check import HELDOUT_SEED, call, loss_of
+    from initlab.diagnosis.check import HELDOUT_SEED, loss_of
+    from initlab.structure import call
 
     need = 0
     for c in (c for c in CASES if c.cause is None):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sys
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,7 @@ __all__ = ["CONV_LAYERS", "WEIGHT_LAYERS", "NORMS_LAST", "NORMS_CHANNEL", "NORM_
            "PASS_MODULES", "is_norm", "is_dropout", "is_pass_module", "layer_kind", "fans", "weight_layers",
            "Follow", "follow", "following_activations", "hf_conv1d", "is_weight_layer", "layer_fans",
            "weight_view", "attention_projections", "tied_parameters", "residual_blocks", "residual_outputs",
-           "output_layer"]
+           "output_layer", "call"]
 
 # torch's private base classes are named here and nowhere else in initlab
 CONV_LAYERS: tuple[type, ...] = (nn.modules.conv._ConvNd,)  # Conv1d/2d/3d and the transposed ones
@@ -403,3 +404,13 @@ def output_layer(model: nn.Module) -> tuple[str | None, str]:
     if last is not None and is_weight_layer(last[1]):
         return last[0], "the last module with parameters"
     return None, ""
+
+
+def call(model: nn.Module, inputs: Any) -> Any:
+    """``model(**inputs)`` for a mapping (a Hugging Face batch), ``model(*inputs)`` for a tuple/list,
+    else ``model(inputs)``: how initlab calls a model on the inputs a user hands it."""
+    if isinstance(inputs, Mapping):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    return model(inputs)

@@ -52,13 +52,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..probes.output import model_output
+from ..structure import call
 
 __all__ = ["train_losses", "heldout_check", "HeldoutCheck", "HELDOUT_SEED"]
 
@@ -79,15 +80,6 @@ def loss_of(out: Any, targets: Any, loss_fn: Any) -> Tensor | None:
         seq = y.dim() > 2 and y.shape[:-1] == targets.shape
         return F.cross_entropy(y.reshape(-1, y.shape[-1]) if seq else y, targets.reshape(-1) if seq else targets)
     return F.mse_loss(y, targets)
-
-
-def call(model: nn.Module, inputs: Any) -> Any:
-    """``model(**inputs)`` for a mapping, ``model(*inputs)`` for a tuple/list, else ``model(inputs)``."""
-    if isinstance(inputs, Mapping):
-        return model(**inputs)
-    if isinstance(inputs, (tuple, list)):
-        return model(*inputs)
-    return model(inputs)
 
 
 def _adam(p: Any) -> torch.optim.Optimizer:

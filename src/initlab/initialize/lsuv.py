@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .. import activations as _acts
-from ..structure import is_dropout, is_pass_module
+from ..structure import call, is_dropout, is_pass_module
 from .records import InitReport, LayerInit
 
 LSUV_DONE: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
@@ -33,14 +32,6 @@ def _is_random(m: nn.Module) -> bool:
     return bool(a is not None and a.random)
 
 
-def _call(model: nn.Module, data: Any) -> Any:
-    if isinstance(data, Mapping):
-        return model(**data)
-    if isinstance(data, (tuple, list)):
-        return model(*data)
-    return model(data)
-
-
 def _output_vars(model: nn.Module, data: Any, targets: list[nn.Module], stop_at: nn.Module | None
                  ) -> dict[int, float]:
     """Variance of each target's first output on ``data``; stops the pass after ``stop_at``."""
@@ -54,7 +45,7 @@ def _output_vars(model: nn.Module, data: Any, targets: list[nn.Module], stop_at:
 
     handles = [t.register_forward_hook(hook) for t in targets]
     try:
-        _call(model, data)
+        call(model, data)
     except _Stop:
         pass
     finally:
