@@ -1,4 +1,5 @@
-"""A real uvicorn server on 127.0.0.1 (a free port) in a thread, for the playground's tests."""
+"""Helpers for the playground's tests: a real uvicorn server on 127.0.0.1 (a free port) in a thread, and an
+in-process session driver."""
 from __future__ import annotations
 
 import socket
@@ -39,3 +40,27 @@ def running_server(**options) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def run_session(state: dict, steps: int, timeout: float = 120.0) -> list[dict]:
+    """Drive a playground ``Session`` in-process: configure ``state``, take ``steps`` steps, ask for the
+    export, wait (at most ``timeout`` s) for it, close; return every message the session sent."""
+    import json
+
+    from initlab.playground.session import Session
+
+    out: list[dict] = []
+    s = Session(out.append)
+    s.start()
+    try:
+        s.handle(json.dumps({"type": "config", "state": state}))
+        for _ in range(steps):
+            s.handle('{"type": "step"}')
+        s.handle('{"type": "export"}')
+        t0 = time.time()
+        while not any(m["type"] == "export" for m in out):
+            assert time.time() - t0 < timeout, out[-3:]
+            time.sleep(0.02)
+    finally:
+        s.close()
+    return out

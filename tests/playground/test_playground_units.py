@@ -3,9 +3,7 @@ the finite-width band against brute-force random networks, histograms against nu
 against autograd, and the export replaying a session's run."""
 from __future__ import annotations
 
-import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from initlab.playground import datasets, measure
 from initlab.playground.export import export_code
 from initlab.playground.state import State, StateError, to_query, validate
 from initlab.playground.training import Penalty, build_model, init_options, nominal_sw2
+from playground_testlib import run_session
 
 
 def test_state_round_trips_through_the_url():
@@ -135,23 +134,10 @@ def test_penalty_adds_the_gradient_of_the_l1_and_l2_terms():
 
 
 def test_export_replays_a_session_run(tmp_path):
-    from initlab.playground.session import Session
-
-    out: list[dict] = []
-    s = Session(out.append)
-    s.start()
     state = {"dataset": "circle", "noise": 10, "depth": 3, "width": 12, "activation": "elu", "init": "he_uniform",
              "sw2": 1.5, "sb2": 0.01, "reg": "l1", "reg_rate": 0.003, "lr": 0.1, "batch": 7, "seed": 3,
              "data_seed": 4, "optimizer": "adam"}
-    s.handle(json.dumps({"type": "config", "state": state}))
-    for _ in range(5):
-        s.handle('{"type": "step"}')
-    s.handle('{"type": "export"}')
-    t0 = time.time()
-    while not any(m["type"] == "export" for m in out):
-        assert time.time() - t0 < 120, out[-3:]
-        time.sleep(0.02)
-    s.close()
+    out = run_session(state, steps=5)
     snap = [m for m in out if m["type"] == "snapshot"][-1]
     code = [m for m in out if m["type"] == "export"][0]
     assert code["steps"] == snap["step"] == 5
@@ -168,21 +154,9 @@ def test_export_never_pastes_unvalidated_values():
 
 
 def test_regression_and_mnist_sessions_run():
-    from initlab.playground.session import Session
-
     for state, loss in (({"problem": "regression", "dataset": "multigauss", "depth": 2, "width": 8}, "mse"),
                         ({"dataset": "mnist", "depth": 2, "width": 16, "batch": 32}, "ce")):
-        out: list[dict] = []
-        s = Session(out.append)
-        s.start()
-        s.handle(json.dumps({"type": "config", "state": state}))
-        s.handle('{"type": "step"}')
-        s.handle('{"type": "export"}')
-        t0 = time.time()
-        while not any(m["type"] == "export" for m in out):
-            assert time.time() - t0 < 120, out[-3:]
-            time.sleep(0.02)
-        s.close()
+        out = run_session(state, steps=1)
         assert not [m for m in out if m["type"] == "error"]
         snap = [m for m in out if m["type"] == "snapshot"][-1]
         assert snap["step"] == 1 and math.isfinite(snap["loss"]["train"])

@@ -27,7 +27,6 @@ from typing import Any, Callable
 __all__ = ["BUILTIN", "resolve", "validate", "execute", "set_threads"]
 
 BUILTIN = ("trainability",)
-STATUSES = ("ok", "diverged", "failed")
 
 
 def _experiment(name: str) -> Any:
