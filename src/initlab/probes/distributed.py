@@ -215,8 +215,7 @@ class ExtendedSync:
         self.hist.append((slot, y.clone(), lo, hi))
 
     def defer_dead(self, slot: Any, positive: Tensor, dim: int) -> None:
-        others = tuple(d for d in range(positive.dim()) if d != dim)
-        self.dead.append((slot, positive.view(torch.uint8).amax(dim=others).to(torch.float64)))
+        self.dead.append((slot, S.alive_units(positive, dim).to(torch.float64)))
 
     def defer_distinct(self, slot: Any, y: Tensor, dim: int) -> None:
         u = y.movedim(dim, 0).reshape(y.shape[dim], -1).to(torch.float64)
@@ -235,13 +234,10 @@ class ExtendedSync:
         for slot, v in self.dead:
             alive = g[:, o:o + v.numel()].amax(0)
             rec.vals.append((1.0 - alive.mean()).to(v.device, S.ACC))
-            rec.keys.append((slot, "dead"))
+            rec.keys.append(rec.slot_keys(slot)["dead"])
             o += v.numel()
         for slot, v in self.distinct:
-            h = torch.sort(g[:, o:o + v.numel()].sum(0)).values
-            tol = 1e-9 * h.abs().amax().clamp_min(1e-300)
-            c = (h.diff().abs() > tol).sum(dtype=S.ACC) + 1.0 if h.numel() > 1 else torch.ones((), dtype=S.ACC)
-            rec.vals.append(c.to(v.device))
-            rec.keys.append((slot, "distinct"))
+            rec.vals.append(S.count_distinct(g[:, o:o + v.numel()].sum(0)).to(v.device))
+            rec.keys.append(rec.slot_keys(slot)["distinct"])
             o += v.numel()
         self.clear()

@@ -77,7 +77,7 @@ class Recorder:
         self.backward = True
         self.handles: list[Any] = []
         self.gen = 0
-        self._keys: dict[tuple[int, int], dict[str, tuple]] = {}  # slot -> its keys (see _slot_keys)
+        self._keys: dict[tuple[int, int], dict[str, tuple]] = {}  # slot -> its keys (see slot_keys)
         self.new_frame()
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Recorder:
         forward = self._forward
 
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            # the checks of _recording, inlined: this runs for every probed module call
+            # the checks of recording(), inlined: this runs for every probed module call
             if self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self) and (
                     not self.grad_mode_only or torch.is_grad_enabled()):
                 if self.extended or torch.compiler.is_compiling():  # under torch.compile: eagerly
@@ -141,15 +141,12 @@ class Recorder:
     def recording(self) -> bool:
         """Whether a forward pass now would be recorded (active, not silenced by an exclusive recorder,
         grad mode when ``grad_mode_only``)."""
-        return self._recording()
-
-    def _recording(self) -> bool:
         return (self.active and (_EXCLUSIVE[0] is None or _EXCLUSIVE[0] is self)
                 and (not self.grad_mode_only or torch.is_grad_enabled()))
 
     def _make_pre_hook(self, spec: ModuleSpec):
         def pre_hook(module: nn.Module, args: tuple) -> tuple | None:
-            if not (self.backward and self._recording() and args and isinstance(args[0], Tensor)):
+            if not (self.backward and self.recording() and args and isinstance(args[0], Tensor)):
                 return None
             x = args[0]
             if not (x.is_floating_point() and x.requires_grad):
@@ -280,7 +277,7 @@ class Recorder:
                 else:
                     self._deferred = (spec.relu_next, y, y._version, s, kt["l1"])
         if self.extended:
-            self._extended(spec, slot, yd, ud, args, y)
+            self._extended(spec, slot, kt, yd, ud, args, y)
         if self.backward and y.requires_grad:
             fired = [False]
             y.register_hook(partial(self._backward, slot, self.gen, fired))
@@ -311,12 +308,11 @@ class Recorder:
         if self._deferred is not None:
             self._settle(None)
 
-    def _extended(self, spec: ModuleSpec, slot: tuple[int, int], yd: Tensor, ud: int, args: tuple,
-                  y: Tensor | None = None) -> None:
+    def _extended(self, spec: ModuleSpec, slot: tuple[int, int], kt: dict[str, tuple], yd: Tensor, ud: int,
+                  args: tuple, y: Tensor | None = None) -> None:
         # counts are exact int64 0-d tensors (count_nonzero is ~3× faster than sum(dtype=float32));
         # the owner converts them when it stacks the step's values
         vals, keys, acc = self.vals, self.keys, self.acc
-        kt = self.slot_keys(slot)
         last, self._last = self._last, None
         x0 = args[0] if args and spec.act is not None and spec.act.name == "relu" else None
         if last is not None and x0 is not None and last[0]() is x0 and last[1] == x0._version:
@@ -331,8 +327,9 @@ class Recorder:
         vals += (lo.to(acc), hi.to(acc), pos, yd.numel() - (pos if spec.nonneg else torch.count_nonzero(yd)))
         keys += (kt["min"], kt["max"], kt["pos"], kt["zero"])
         if y is not None:  # the positive count of the next layer's input, when that input is y
-            self._positive[id(y)] = (weakref.ref(y), y._version, pos)
-            self._last = (self._positive[id(y)][0], y._version, positive, pos, lo, hi)  # for its nn.ReLU
+            ref = weakref.ref(y)
+            self._positive[id(y)] = (ref, y._version, pos)
+            self._last = (ref, y._version, positive, pos, lo, hi)  # for its nn.ReLU
         shared = self.shared
         if shared is None:
             self.hists.append((slot, S.histogram(yd, lo, hi, self.bins)))

@@ -40,10 +40,9 @@ from torch import Tensor
 from ..activations import RELU_FAMILY, Activation
 
 __all__ = ["core", "grad_core", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
-           "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
+           "count_distinct", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
-
 
 
 # the accumulation dtype of each input dtype (torch.promote_types with ACC, without the call)
@@ -149,9 +148,22 @@ def distinct_units(x: Tensor, dim: int) -> Tensor:
     (zero or constant init, seed 000) give one distinct unit per group.
     """
     u = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).to(torch.float64)  # (units, samples)
-    h = torch.sort(u @ _projection(u.shape[1], u.device)).values  # (units,)
+    return count_distinct(u @ _projection(u.shape[1], u.device))
+
+
+def count_distinct(h: Tensor) -> Tensor:
+    """How many of the hashes ``h`` (units,) differ, agreeing to 1e-9 relative counting once (float 0-d)."""
+    h = torch.sort(h).values
     tol = 1e-9 * h.abs().amax().clamp_min(1e-300)
     return ((h.diff().abs() > tol).sum(dtype=ACC) + 1.0) if h.numel() > 1 else h.new_ones((), dtype=ACC)
+
+
+def alive_units(positive: Tensor, dim: int) -> Tensor:
+    """Per unit along ``dim``: whether its 0/1 mask ``positive`` is 1 anywhere (uint8; uint8 amax is
+    ~30× faster than any(dims))."""
+    if positive.dim() <= 1:
+        return positive.view(torch.uint8)
+    return positive.view(torch.uint8).amax(dim=_other_dims(positive, dim))
 
 
 def dead_units(y: Tensor, dim: int, positive: Tensor | None = None) -> Tensor:
@@ -159,11 +171,7 @@ def dead_units(y: Tensor, dim: int, positive: Tensor | None = None) -> Tensor:
 
     ``positive``: ``y > 0`` when the caller has it already (it counts positives from the same mask).
     """
-    m = (y > 0) if positive is None else positive
-    if m.dim() <= 1:
-        alive = m
-    else:  # a unit is alive when the max of its 0/1 mask is 1 (uint8 amax: ~30× faster than any(dims))
-        alive = m.view(torch.uint8).amax(dim=_other_dims(m, dim))
+    alive = alive_units((y > 0) if positive is None else positive, dim)
     return 1.0 - alive.sum(dtype=ACC) / max(alive.numel(), 1)
 
 

@@ -87,7 +87,7 @@ class StreamRecorder:
                 if self.moments:
                     self._calls_m[index].append(torch.stack([
                         xd.mean(), yd.mean(), u.mean(), xd.var(correction=0), yd.var(correction=0),
-                        u.var(correction=0), xd.new_tensor(float(xd.numel()))]))
+                        u.var(correction=0), xd.new_full((), xd.numel())]))  # a fill: no host→device copy
                     return
                 v = torch.stack([xd.var(correction=0), yd.var(correction=0), u.var(correction=0)])
             acc = self._acc[index]

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 import os
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -534,9 +535,8 @@ class Watcher(HTMLReportMixin):
         ``residual_growth`` from the residual stream of the last recorded step."""
         self._read()
         blocks = block_stats(self.stream_arrays())
-        view = type("StreamView", (), {"blocks": blocks, "attention": [], "logits": None})
-        return self.store.findings(thresholds, window, blocks) + [
-            f for f in diagnose_transformer(view, thresholds) if f.kind == "residual_growth"]
+        return self.store.findings(thresholds, window, blocks) + [  # (no attention or logits here)
+            f for f in diagnose_transformer(SimpleNamespace(blocks=blocks), thresholds) if f.kind == "residual_growth"]
 
     def __repr__(self) -> str:
         return (f"Watcher(layers={len(self.store.labels)}, "
