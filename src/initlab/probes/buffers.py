@@ -1,6 +1,7 @@
 """Device buffers for the Watcher's rows: memory that grows with the rows actually recorded.
 
-A :class:`DeviceRows` holds rows of (columns, depth) float32 values on one device in chunks of
+A :class:`DeviceRows` holds rows of (columns, depth) float32 values (or of ``columns`` values: ``depth=None``)
+on one device in chunks of
 ``chunk`` rows, allocated (NaN-filled, asynchronously) the first time one of their rows is written,
 so that ``flush_every=10**9`` costs what the recorded steps need, not 10⁹ rows. Columns (layers)
 can be added later (:meth:`DeviceRows.widen`). :meth:`DeviceRows.read` is the one copy back to the
@@ -31,15 +32,16 @@ class DeviceRows:
     time one of its rows is asked for, and kept for reuse after :meth:`read`.
     """
 
-    def __init__(self, columns: int, depth: int, chunk: int, device: torch.device):
+    def __init__(self, columns: int, depth: int | None, chunk: int, device: torch.device):
         self.columns, self.depth, self.chunk, self.device = columns, depth, chunk, device
+        self._depth = () if depth is None else (depth,)
         self.chunks: list[Tensor] = []
 
     def row(self, r: int) -> Tensor:
-        """Row r, a (columns, depth) view."""
+        """Row r, a (columns, depth) view ((columns,) when ``depth`` is None)."""
         i, j = divmod(r, self.chunk)
         while len(self.chunks) <= i:
-            self.chunks.append(torch.full((self.chunk, self.columns, self.depth), math.nan,
+            self.chunks.append(torch.full((self.chunk, self.columns, *self._depth), math.nan,
                                           dtype=torch.float32, device=self.device))
         return self.chunks[i][j]
 
@@ -49,7 +51,7 @@ class DeviceRows:
             return
         cap = max(2 * self.columns, columns)
         for i, c in enumerate(self.chunks):
-            new = c.new_full((self.chunk, cap, self.depth), math.nan)
+            new = c.new_full((self.chunk, cap, *self._depth), math.nan)
             new[:, :self.columns] = c
             self.chunks[i] = new
         self.columns = cap
