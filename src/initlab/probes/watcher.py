@@ -73,7 +73,7 @@ from torch import Tensor, nn
 
 from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
 from . import distributed as D
-from .buffers import DeviceRows
+from .buffers import RowStore
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
@@ -147,13 +147,7 @@ class Watcher(HTMLReportMixin):
         self._params = ParamStats(self._rec.specs, update_ratio) if model is not None else None
         self._inside = False
         self._cols: dict[tuple[int, int], int] = {}  # slot -> layer column, in forward order
-        self._buf: DeviceRows | None = None   # (row, value): a step's values in the order recorded
-        self._hbuf: DeviceRows | None = None  # (extended row, column, bin)
-        # per row: (step, numel, input numel, batch, positions of its values in the (column, raw) grid)
-        self._rows: list[tuple[int, dict[int, int], dict[int, int], int, np.ndarray]] = []
-        self._hrows: list[tuple[int, int]] = []  # (step, row in the current buffer)
-        self._idx_cache: dict[tuple[int, ...], Tensor] = {}
-        self._layouts: list[tuple[list, np.ndarray]] = []  # recent (keys of a step, their grid positions)
+        self._rows = RowStore(_RAW, self.bins, min(self.flush_every, CHUNK_ROWS))  # until the next flush
         self._planned = 0  # rows recorded since the last shift plan
         self._plan_read: tuple | None = None  # a plan's row on its way to the host (CUDA)
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
@@ -255,8 +249,6 @@ class Watcher(HTMLReportMixin):
                 cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
                                                 spec.kind, spec.module_type, spec.activation,
                                                 spec.fan_in, spec.fan_out, spec.activation_spec)
-        if self._hbuf is not None:
-            self._hbuf.widen(len(cols))
         self._params.refresh(self._layer_keys())
 
     def _record(self, s: int, extended: bool) -> None:
@@ -266,50 +258,11 @@ class Watcher(HTMLReportMixin):
         self._params.record(vals, keys, extended, ahead=self._records(s + 1)[0])
         if not vals:
             return
-        dev = vals[0].device
-        if self._buf is None:
-            chunk = min(self.flush_every, CHUNK_ROWS)
-            self._buf = DeviceRows(max(64, 2 * len(vals)), None, chunk, dev)
-            self._hbuf = DeviceRows(max(16, 2 * len(self._cols)), self.bins, chunk, dev)
-        for lay in self._layouts:  # a step's keys are the last step's (same objects: fast ==)
-            if lay[0] == keys:
-                pos = lay[1]
-                break
-        else:
-            pos = np.array([cols[sl] * len(_RAW) + _RI[k] for sl, k in keys], np.int64)
-            self._layouts = [(keys, pos)] + self._layouts[:3]
-        n, r = len(vals), len(self._rows)
-        if n > self._buf.columns:
-            self._buf.widen(n)
-        # the values in the order recorded, cast to float32 by one stack; their places in the
-        # (layer, statistic) grid are the host's (pos), so the row needs no fill and no scatter
-        row = torch.stack(vals, out=self._buf.row(r)[:n])
-        meta = rec.meta
-        numel = {cols[sl]: m[0] for sl, m in meta.items()}
-        in_n = {cols[sl]: v for sl, v in rec.input_numel.items()}
-        self._rows.append((s, numel, in_n, meta[rec.slots[0]][1], pos))
-        if extended and rec.hists:
-            hrow = self._hbuf.row(len(self._hrows))
-            hrow.fill_(math.nan)
-            hrow.index_copy_(0, self._index(tuple(cols[sl] for sl, _ in rec.hists), dev),
-                             torch.stack([c for _, c in rec.hists]))
-            self._hrows.append((s, r))
-        self._plan_from(row, keys, meta)
+        row = self._rows.add(s, vals, keys, cols, rec.meta, rec.input_numel, rec.meta[rec.slots[0]][1],
+                             rec.hists if extended else None)
+        self._plan_from(row, keys, rec.meta)
         if len(self._rows) >= self.flush_every:
             self.flush()
-
-    def _index(self, pos: tuple[int, ...], dev: torch.device) -> Tensor:
-        """A cached device index tensor (the layout repeats, so the host→device copy happens once;
-        on CUDA it is a non-blocking copy from pinned memory, so not even a cache miss waits)."""
-        idx = self._idx_cache.get(pos)
-        if idx is None:
-            if len(self._idx_cache) > 32:
-                self._idx_cache.clear()
-            host = torch.tensor(pos, dtype=torch.long)
-            if dev.type == "cuda":
-                host = host.pin_memory()
-            idx = self._idx_cache[pos] = host.to(dev, non_blocking=dev.type == "cuda")
-        return idx
 
     def _plan_from(self, row: Tensor, keys: list, meta: Mapping) -> None:
         """Plan the shift from the first recorded row and every ``SHIFT_PLAN_EVERY`` rows: a read of
@@ -368,27 +321,13 @@ class Watcher(HTMLReportMixin):
             self._commit(p)
 
     def _take(self) -> dict[str, np.ndarray]:
-        """The rows recorded since the last flush, on the host: raw ``data`` (R, L, K), entry counts ``n``
-        and ``in_n`` (R, L), ``steps`` and ``batch`` (R,), ``counts`` (H, L, B) of ``hsteps``/``hrows``."""
-        R, L, H, K = len(self._rows), len(self._cols), len(self._hrows), len(_RAW)
-        n, in_n = np.full((R, L), np.nan), np.full((R, L), np.nan)
-        data = np.full((R, L * K), np.nan)
-        flat = self._buf.read(R, max(len(r[4]) for r in self._rows)) if R else None
-        for i, (_, nd, ind, _, pos) in enumerate(self._rows):
-            n[i, list(nd)] = list(nd.values())
-            in_n[i, list(ind)] = list(ind.values())
-            v = flat[i, :len(pos)]
-            data[i, pos] = np.where(np.isnan(v), _NAN_MARK, v)  # NaN in data: not recorded
-        data = data.reshape(R, L, K)
-        for c, s in (("shift", "sum"), ("gshift", "gsum")):  # unshifted sums leave their shift out: c = 0
+        """The rows recorded since the last flush, on the host (:meth:`RowStore.take`), the shift of
+        unshifted sums (left out by the hooks) filled in as 0."""
+        p = self._rows.take(len(self._cols), _NAN_MARK)
+        data = p["data"]
+        for c, s in (("shift", "sum"), ("gshift", "gsum")):
             shift = data[..., _RI[c]]
             shift[np.isnan(shift) & ~np.isnan(data[..., _RI[s]])] = 0.0
-        p = {"data": data, "n": n, "in_n": in_n,
-             "steps": np.array([r[0] for r in self._rows], np.int64),
-             "batch": np.array([r[3] for r in self._rows], np.int64),
-             "counts": self._hbuf.read(H, L) if H else np.zeros((0, L, self.bins)),
-             "hsteps": np.array([s for s, _ in self._hrows], np.int64), "hrows": [r for _, r in self._hrows]}
-        self._rows, self._hrows = [], []
         return p
 
     def _commit(self, p: Mapping[str, Any]) -> None:
@@ -441,7 +380,7 @@ class Watcher(HTMLReportMixin):
     @property
     def buffer_bytes(self) -> int:
         """Bytes of device memory the row buffers hold now (they grow with the recorded steps)."""
-        return sum(b.nbytes for b in (self._buf, self._hbuf) if b is not None)
+        return self._rows.nbytes
 
     # --- reading (the History, flushed first) -----------------------------------------------------
     def _read(self) -> None:
