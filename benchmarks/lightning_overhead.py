@@ -4,7 +4,8 @@
 
 The MLP of benchmarks/overhead.py (10 × Linear(512, 512) + ReLU, batch 256, SGD, cross-entropy) is
 trained by ``lightning.Trainer`` on CPU (no logger, checkpointing, progress bar), with and without the
-callback at its default settings (every=1, hist_every=50, logging every ``log_every_n_steps`` = 50).
+callback at its default settings (every=5, hist_every=50, as ``il.watch``; logging every
+``log_every_n_steps`` = 50).
 Each repetition runs one fit of each, interleaved (order alternates), and times the training batches
 after the first 10 (from ``on_train_batch_start`` to the last ``on_train_batch_end``), so set-up and
 warm-up are excluded. Printed: each repetition's ratio (callback / plain) and their median.

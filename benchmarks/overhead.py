@@ -24,13 +24,12 @@ modes
               recorded (what the steps between recorded ones cost); opt-in through ``--modes``
   default     ``watch(model)`` with its default arguments, measured directly: its blocks span a whole
               period (lcm of ``every`` and ``hist_every``, e.g. 50 steps: one extended step each), and
-              its warm-up runs past its first flush.
+              its warm-up is whole periods too.
 
-Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16). The default, 112, runs past
-the watchers' first flush (``flush_every=100``): until then every sum is shifted (exact std when
-|mean| ≫ std, one more pass over each tensor); from the first flush on, layers with |mean| ≤ 10·std
-skip the shift, which is the steady state of a training run. ``--warmup 16`` times the first window
-(as does ``every=16`` always: its first flush comes after 1,600 steps).
+Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16; default 112, past the
+watchers' first flush at ``flush_every=100``). The shift of the sums (exact std when |mean| ≫ std, one
+more pass over each tensor) is planned from the first recorded step on, so layers with |mean| ≤ 10·std
+skip it from the second recorded step: the warm-up no longer decides which path is timed.
 
 ``--clock cpu`` times blocks with ``time.thread_time()`` (CPU time of the calling thread) instead of
 the wall clock: on a machine shared with other jobs it counts this process's work only (use it with
@@ -185,10 +184,9 @@ def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int
     period = default_period()
     steps = {k: block for k in modes}
     warm = {k: warmup for k in modes}
-    if "default" in modes:  # whole periods; warm up past the first flush (every·flush_every steps)
-        d = defaults()
+    if "default" in modes:  # whole periods
         steps["default"] = period * max(1, round(block / period))
-        warm["default"] = period * -(-max(warmup, d["every"] * d["flush_every"] + 1) // period)
+        warm["default"] = period * -(-warmup // period)
     for _, ctx in modes.values():
         ctx.__enter__()
     try:

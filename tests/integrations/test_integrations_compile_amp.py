@@ -120,3 +120,60 @@ def test_bfloat16_autocast_statistics_accumulate_in_float32():
         for k in ("std", "abs_mean", "grad_norm"):
             assert a[k][0, j] == pytest.approx(ref[k][0, j], rel=1e-2), k
     assert np.isfinite(a["grad_norm"]).all() and np.isfinite(a["weight_grad_norm"][:, [0, 2]]).all()
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs CUDA"))])
+def test_float16_autocast_with_grad_scaler_records_unscaled_delta(device):
+    """float16 autocast + GradScaler whose scale doubles every step (growth_interval=1): the watched δ
+    statistics are those of the unscaled loss (the scaled δ seen by a hook of our own, divided by the
+    scale its backward used: 2¹⁰, 2¹¹, 2¹²), and the forward statistics those of the float16 outputs."""
+    xs = [x.to(device) for x in _batches(3)]
+    model = _model().to(device)
+    seen: list[dict[int, torch.Tensor]] = []
+
+    def keep(i):
+        def fwd(m, inp, out):
+            seen[-1][("y", i)], seen[-1][("dtype", i)] = out.detach().double(), out.dtype
+            out.register_hook(lambda g: seen[-1].__setitem__(("g", i), g.detach().double()))
+        return fwd
+
+    hooks = [model[i].register_forward_hook(keep(i)) for i in (0, 2)]
+    scaler = torch.amp.GradScaler(device, init_scale=2.0 ** 10, growth_interval=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scales = []
+    with il.watch(model, every=1, hist_every=None, grad_scaler=scaler) as w:
+        for x in xs:
+            seen.append({})
+            opt.zero_grad()
+            with torch.autocast(device, dtype=torch.float16):
+                loss = model(x).float().pow(2).mean()
+            scales.append(scaler.get_scale())
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            w.step()
+    for h in hooks:
+        h.remove()
+    assert scales == [2.0 ** 10, 2.0 ** 11, 2.0 ** 12]
+    a = w.arrays()
+    layers = list(a["layers"])
+    for i in (0, 2):
+        j = layers.index(str(i))
+        ys = [d[("y", i)] for d in seen]
+        gs = [d[("g", i)] / s for d, s in zip(seen, scales)]
+        assert all(d[("dtype", i)] == torch.float16 for d in seen)
+        np.testing.assert_allclose(a["std"][:, j], [y.std(unbiased=False).item() for y in ys], rtol=1e-5)
+        np.testing.assert_allclose(a["grad_norm"][:, j], [g.norm().item() for g in gs], rtol=1e-5)
+        np.testing.assert_allclose(a["grad_std"][:, j], [g.std(unbiased=False).item() for g in gs], rtol=1e-5)
+    # without the scaler argument δ carries the scale (what the option corrects)
+    model2 = _model().to(device)
+    scaler2 = torch.amp.GradScaler(device, init_scale=2.0 ** 10, growth_interval=1)
+    with il.watch(model2, every=1, hist_every=None) as w2:
+        with torch.autocast(device, dtype=torch.float16):
+            loss = model2(xs[0]).float().pow(2).mean()
+        scaler2.scale(loss).backward()
+        w2.step()
+    assert w2.arrays()["grad_norm"][0, 0] == pytest.approx(2.0 ** 10 * a["grad_norm"][0, 0], rel=1e-5)
+    with pytest.raises(ValueError, match="grad_scaler must be a torch.amp.GradScaler"):
+        il.watch(model2, grad_scaler=object())

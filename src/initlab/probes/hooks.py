@@ -39,7 +39,7 @@ __all__ = ["ModuleSpec", "Recorder", "classify", "first_tensor"]
 
 _EXCLUSIVE: list["Recorder | None"] = [None]  # a recorder that silences all others while set
 _KEY_NAMES = ("std", "shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "gl1", "gstd", "bl1", "min", "max",
-              "pos", "zero", "sat", "dead", "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh")
+              "pos", "zero", "sat", "dead", "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh", "gscale")
 
 
 class Recorder:
@@ -71,6 +71,9 @@ class Recorder:
         # DDP (set by the Watcher): a distributed.ExtendedSync that takes the histograms and per-unit
         # statistics, merged over the ranks at the step
         self.shared: Any = None
+        # AMP (set by the Watcher): returns the loss scale of this backward as a device tensor (or None);
+        # read once per frame at the first δ, recorded as "gscale" for the owner to divide δ by
+        self.grad_scale: Any = None
         self.acc = torch.float64 if precise else S.ACC
         self.active = False
         self.extended = False
@@ -121,6 +124,7 @@ class Recorder:
         # with in-place modules: id(output) -> (weakref, slot, gen, fired cell) of its δ hook
         self._grad_hooks: dict[int, tuple[Any, tuple[int, int], int, list]] = {}
         self._cf = False
+        self._scaled = False  # the frame's loss scale has been read
         self._running: dict[int, int] = {}  # id(Sequential) -> calls in progress
         # a linear/conv output whose Σ|y| waits for its ReLU: (ReLU index, y, y._version, Σy, key)
         self._deferred: tuple[int | None, Tensor, int, Tensor, tuple] | None = None
@@ -373,6 +377,12 @@ class Recorder:
             return
         fired[0] = True
         kt = self._keys[slot]
+        if self.grad_scale is not None and not self._scaled:
+            self._scaled = True
+            scale = self.grad_scale()
+            if scale is not None:  # a copy: the scaler updates its tensor in place after the step
+                self.vals.append(scale.detach().to(torch.float32, copy=True).reshape(()))
+                self.keys.append(kt["gscale"])
         if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from types import SimpleNamespace
 from typing import Any, Callable, Mapping
 
@@ -94,7 +95,7 @@ DEFAULT_HIST_EVERY = 50
 
 # raw device columns per layer slot (per-module ones live in the slot of the module's first call)
 _RAW = ("shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead",
-        "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh")
+        "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh", "gscale")
 _RI = {k: i for i, k in enumerate(_RAW)}
 CHUNK_ROWS = 128  # the device buffer grows by chunks of at most this many rows
 SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std (at a plan) skips the shift until the next plan
@@ -108,6 +109,15 @@ def _moderate(c: float, s: float, q: float, n: int) -> bool:
     m = s / n
     var = q / n - m * m
     return 0 <= var < math.inf and abs(c + m) <= SHIFT_RATIO * math.sqrt(var)
+
+
+def _loss_scale(scaler: Any) -> Tensor | None:
+    """The loss scale a GradScaler applies now, as its device tensor (``get_scale()`` would copy it to
+    the host: a sync); None when the scaler is disabled or has not scaled yet."""
+    if not scaler.is_enabled():
+        return None
+    scale = getattr(scaler, "_scale", None)
+    return scale if isinstance(scale, Tensor) else None
 
 
 def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
@@ -129,7 +139,8 @@ class Watcher(HTMLReportMixin):
     def __init__(self, model: nn.Module | None, *, every: int = DEFAULT_EVERY,
                  hist_every: int | None = DEFAULT_HIST_EVERY, flush_every: int = 100,
                  max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-                 update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None):
+                 update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None,
+                 grad_scaler: Any = None):
         model = D.unwrap(model)
         self._distributed, self._dist = distributed, None
         self.every = _pos_int("every", every)
@@ -159,6 +170,12 @@ class Watcher(HTMLReportMixin):
                 raise ValueError("tensorboard must be a SummaryWriter (anything with add_scalar and "
                                  f"add_histogram_raw), got {type(tensorboard).__name__}")
             self.add_listener(lambda rows: tb_write(tensorboard, rows, stats=DEFAULT_STATS))
+        if grad_scaler is not None:
+            if not (callable(getattr(grad_scaler, "scale", None)) and callable(getattr(grad_scaler, "is_enabled", None))):
+                raise ValueError("grad_scaler must be a torch.amp.GradScaler (anything with scale() and "
+                                 f"is_enabled()), got {type(grad_scaler).__name__}")
+            if self._rec is not None:
+                self._rec.grad_scale = partial(_loss_scale, grad_scaler)
 
     def add_listener(self, fn: Callable[[dict[str, np.ndarray]], Any]) -> None:
         """Call ``fn(rows)`` after each flush with the rows just flushed: a dict with the keys of
@@ -328,6 +345,14 @@ class Watcher(HTMLReportMixin):
         for c, s in (("shift", "sum"), ("gshift", "gsum")):
             shift = data[..., _RI[c]]
             shift[np.isnan(shift) & ~np.isnan(data[..., _RI[s]])] = 0.0
+        scale = data[..., _RI["gscale"]]  # AMP: the loss scale of each row's backward, in one column
+        if (~np.isnan(scale)).any():
+            s = np.where(np.isnan(scale) | (scale == _NAN_MARK), -np.inf, scale).max(axis=1, keepdims=True)
+            s = np.where(np.isfinite(s) & (s > 0), s, 1.0)
+            for k, power in (("gshift", 1), ("gsum", 1), ("gsq", 2)):
+                v = data[..., _RI[k]]
+                ok = ~np.isnan(v) & (v != _NAN_MARK)
+                v[ok] = (v / s ** power)[ok]  # δ of the unscaled loss
         return p
 
     def _commit(self, p: Mapping[str, Any]) -> None:
@@ -461,7 +486,8 @@ class Watcher(HTMLReportMixin):
 
 def watch(model: nn.Module, *, every: int = DEFAULT_EVERY, hist_every: int | None = DEFAULT_HIST_EVERY,
           flush_every: int = 100, max_history: int | None = None, bins: int = 30, saturation_margin: float = 0.01,
-          update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None) -> Watcher:
+          update_ratio: bool = True, tensorboard: Any = None, distributed: bool | None = None,
+          grad_scaler: Any = None) -> Watcher:
     """A :class:`Watcher` on ``model``: ``with il.watch(model) as w: …; opt.step(); w.step()``.
 
     Args:
@@ -482,8 +508,11 @@ def watch(model: nn.Module, *, every: int = DEFAULT_EVERY, hist_every: int | Non
             advance every ``flush_every`` recorded steps (lower it to see them sooner).
         distributed: merge the records of the ranks of a data-parallel run (None: when
             ``torch.distributed`` is initialized with world size > 1; see the module docs).
+        grad_scaler: the ``torch.amp.GradScaler`` of a float16 mixed-precision loop: δ is then that of
+            the unscaled loss (each recorded step's δ statistics divided by the scale its backward
+            used, read on the device at the step's first δ; without it they carry the scale).
     """
     return Watcher(model, every=every, hist_every=hist_every, flush_every=flush_every,
                    max_history=max_history, bins=bins, saturation_margin=saturation_margin,
                    update_ratio=update_ratio, tensorboard=tensorboard,
-                   distributed=distributed)
+                   distributed=distributed, grad_scaler=grad_scaler)
