@@ -1,7 +1,7 @@
 """Step-time overhead of ``il.watch`` vs an uninstrumented loop and a naive per-statistic baseline.
 
     python benchmarks/overhead.py [--reps 5] [--block 16] [--models mlp,cnn] [--threads N] [--clock wall|cpu]
-                                  [--warmup 112] [--modes naive,every=1,every=16,hist/4,default]
+                                  [--warmup 112] [--modes naive,every=1,every=16,hist/4,default] [--device cuda]
 
 Models (CPU): an MLP of 10 Linear(512, 512) + ReLU layers, batch 256, and a small CNN (3 conv + ReLU,
 pool, linear; 16/32/64 channels), batch 32 of 3×32×32; SGD, cross-entropy. Each mode trains its own copy of the model
@@ -30,6 +30,10 @@ Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16; default 11
 watchers' first flush at ``flush_every=100``). The shift of the sums (exact std when |mean| ≫ std, one
 more pass over each tensor) is planned from the first recorded step on, so layers with |mean| ≤ 10·std
 skip it from the second recorded step: the warm-up no longer decides which path is timed.
+
+``--device cuda`` runs the models on a GPU: blocks are timed between two ``torch.cuda.synchronize()``
+(so ``hist/50``, which needs per-step times, is not derived), and a check then runs watched steps under
+``torch.cuda.set_sync_debug_mode("error")`` and prints whether any made a host sync.
 
 ``--clock cpu`` times blocks with ``time.thread_time()`` (CPU time of the calling thread) instead of
 the wall clock: on a machine shared with other jobs it counts this process's work only (use it with
@@ -169,13 +173,14 @@ def commit() -> str:
 
 
 def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int = 112,
-          names=MODES) -> dict[str, float]:
+          names=MODES, device: str = "cpu") -> dict[str, float]:
     make, shape = MODELS[kind]
     torch.manual_seed(0)
-    base = make()
+    base = make().to(device)
     g = torch.Generator().manual_seed(1)
-    x = torch.randn(shape, generator=g)
-    y = torch.randint(0, 10, (shape[0],), generator=g)
+    x = torch.randn(shape, generator=g).to(device)
+    y = torch.randint(0, 10, (shape[0],), generator=g).to(device)
+    cuda = torch.device(device).type == "cuda"
     modes = make_modes(base, names)
     opts = {k: torch.optim.SGD(m.parameters(), lr=1e-3) for k, (m, _) in modes.items()}
     times: dict[str, list[float]] = {k: [] for k in modes}  # seconds per step, one entry per block
@@ -193,13 +198,19 @@ def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int
         def run(name: str, n: int) -> list[float]:
             m, ctx = modes[name]
             opt, out = opts[name], []
-            for _ in range(n):
+            if cuda:  # the block's time, synchronized at both ends (per-step times would need a sync each)
+                torch.cuda.synchronize()
                 t0 = clock()
+            for _ in range(n):
+                t1 = clock()
                 opt.zero_grad()
                 F.cross_entropy(m(x), y).backward()
                 opt.step()
                 ctx.step()
-                out.append(clock() - t0)
+                out.append(clock() - t1)
+            if cuda:
+                torch.cuda.synchronize()
+                out = [(clock() - t0) / n] * n
             return out
 
         for name in modes:  # warm-up, and align every=16 / hist/4 / default to their periods
@@ -208,7 +219,7 @@ def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int
             for name in modes:
                 st = run(name, steps[name])
                 times[name].append(sum(st) / len(st))
-                if name == "hist/4":  # steps 0, 4, 8, … of each aligned block are extended
+                if name == "hist/4" and not cuda:  # steps 0, 4, 8, … of each aligned block are extended
                     ext_steps += [t for i, t in enumerate(st) if i % 4 == 0]
                     core_steps += [t for i, t in enumerate(st) if i % 4 != 0]
     finally:
@@ -230,6 +241,33 @@ def bench(kind: str, reps: int, block: int, clock=time.perf_counter, warmup: int
     return ratio
 
 
+def sync_check(kind: str, device: str, steps: int = 40) -> str:
+    """Run watched steps under ``torch.cuda.set_sync_debug_mode("error")`` (after a warm-up that fills
+    the caches): "none" or the error a synchronizing call raised."""
+    make, shape = MODELS[kind]
+    torch.manual_seed(0)
+    m = make().to(device)
+    x, y = torch.randn(shape, device=device), torch.randint(0, 10, (shape[0],), device=device)
+    opt = torch.optim.SGD(m.parameters(), lr=1e-3)
+    with il.watch(m, every=1, hist_every=4, flush_every=10**9) as w:
+        def train(n: int) -> None:
+            for _ in range(n):
+                opt.zero_grad()
+                F.cross_entropy(m(x), y).backward()
+                opt.step()
+                w.step()
+        train(8)
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            train(steps)
+            return "none"
+        except RuntimeError as e:
+            return f"FOUND: {e}"
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
@@ -238,6 +276,8 @@ def main() -> None:
     ap.add_argument("--modes", default=",".join(MODES), help=f"watched modes to time (of {', '.join(MODES)}, inactive)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=112, help="untimed steps per mode (a multiple of 16)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (blocks timed between synchronizations; "
+                    "then also checks that watched steps make no host sync between flushes)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: time.perf_counter; cpu: time.thread_time (this thread's CPU time)")
     a = ap.parse_args()
@@ -255,11 +295,16 @@ def main() -> None:
           f"hist_every={d['hist_every']}, flush_every={d['flush_every']})")
     print(f"{'model':6s} {'plain ms':>9s} {'ext ms':>7s} " + " ".join(f"{c:>9s}" for c in cols))
     for kind in a.models.split(","):
-        r = bench(kind, a.reps, a.block, clock, a.warmup, names)
+        r = bench(kind, a.reps, a.block, clock, a.warmup, names, a.device)
         print(f"{kind:6s} {r['plain_ms']:9.1f} {r['ext_ms']:7.1f} "
               + " ".join(f"{r['median'][c]:8.3f}×" for c in cols) + "   (median of paired ratios)")
         print(f"{'':6s} {'':9s} {'':7s} " + " ".join(f"{r[c]:8.3f}×" for c in cols) + "   (fastest blocks)")
-    print("goals: MLP every=1 ≤ 1.10×, every=16 ≤ 1.02×, default ≤ 1.05×; CNN every=1 ≤ 1.20×, every=16 ≤ 1.03×")
+    print("goals: MLP every=1 ≤ 1.10×, every=16 ≤ 1.02×, default ≤ 1.05×; CNN every=1 ≤ 1.20×, every=16 ≤ 1.03×"
+          "; GPU ≤ 1.05× every step, no host sync between flushes")
+    if torch.device(a.device).type == "cuda":
+        for kind in a.models.split(","):
+            print(f"{kind}: host syncs between flushes (watch every=1, hist_every=4, flush_every=10**9): "
+                  f"{sync_check(kind, a.device)}")
 
 
 if __name__ == "__main__":
