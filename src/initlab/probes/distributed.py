@@ -187,11 +187,6 @@ def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], key
 
 
 @lru_cache(maxsize=16)
-def _projection(n: int, rank: int, device: torch.device) -> Tensor:
-    g = torch.Generator().manual_seed(0x1417 + 7919 * rank + n)  # rank r's part p_r of the direction
-    return torch.randn(n, generator=g, dtype=torch.float64).to(device)
-
-
 class ExtendedSync:
     """DDP, extended steps: what cannot be reduced inside a hook without the other ranks.
 
@@ -219,7 +214,7 @@ class ExtendedSync:
 
     def defer_distinct(self, slot: Any, y: Tensor, dim: int) -> None:
         u = y.movedim(dim, 0).reshape(y.shape[dim], -1).to(torch.float64)
-        self.distinct.append((slot, u @ _projection(u.shape[1], self.dist.rank, u.device)))
+        self.distinct.append((slot, u @ S.projection(u.shape[1], u.device, stream=self.dist.rank)))
 
     def finish(self, rec: Any) -> None:
         """Merge over the ranks and append to ``rec`` (its ``hists``, ``vals`` and ``keys``)."""

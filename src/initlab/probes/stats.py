@@ -40,7 +40,7 @@ from torch import Tensor
 from ..activations import RELU_FAMILY, Activation
 
 __all__ = ["core", "grad_core", "sums", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
-           "count_distinct", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
+           "count_distinct", "projection", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
 
@@ -140,9 +140,10 @@ def histogram(x: Tensor, lo: Tensor, hi: Tensor, bins: int) -> Tensor:
 
 
 @lru_cache(maxsize=16)
-def _projection(n: int, device: torch.device) -> Tensor:
-    # a fixed random direction from a private generator: the global RNG state is never touched
-    g = torch.Generator().manual_seed(0x1417 + n)
+def projection(n: int, device: torch.device, stream: int = 0) -> Tensor:
+    """A fixed random direction of length n (float64), from a private generator (the global RNG state is
+    never touched); ``stream`` picks another fixed direction (DDP: rank r's part of a longer one)."""
+    g = torch.Generator().manual_seed(0x1417 + 7919 * stream + n)
     p = torch.randn(n, generator=g, dtype=torch.float64)
     if device.type == "cuda":  # pinned + non-blocking: even the first (cache-miss) copy does not sync
         return p.pin_memory().to(device, non_blocking=True)
@@ -157,7 +158,7 @@ def distinct_units(x: Tensor, dim: int) -> Tensor:
     (zero or constant init, seed 000) give one distinct unit per group.
     """
     u = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).to(torch.float64)  # (units, samples)
-    return count_distinct(u @ _projection(u.shape[1], u.device))
+    return count_distinct(u @ projection(u.shape[1], u.device))
 
 
 def count_distinct(h: Tensor) -> Tensor:
