@@ -32,7 +32,7 @@ from .init import fans as _weight_fans
 __all__ = ["CONV_LAYERS", "WEIGHT_LAYERS", "NORMS_LAST", "NORMS_CHANNEL", "NORM_LAYERS", "DROPOUT_LAYERS",
            "PASS_MODULES", "is_norm", "is_dropout", "is_pass_module", "layer_kind", "fans", "weight_layers",
            "Follow", "follow", "following_activations", "hf_conv1d", "is_weight_layer", "layer_fans",
-           "weight_view", "attention_projections", "tied_parameters", "residual_blocks", "residual_outputs",
+           "weight_view", "attention_projections", "tied_parameters", "residual_blocks", "block_width", "residual_outputs",
            "output_layer", "call"]
 
 # torch's private base classes are named here and nowhere else in initlab
@@ -344,7 +344,7 @@ def residual_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-def _width(block: nn.Module) -> int | None:
+def block_width(block: nn.Module) -> int | None:
     """The stream width d of a block: fan_in of its first weight layer (or attention projection)."""
     for m in block.modules():
         if isinstance(m, nn.MultiheadAttention):
@@ -366,7 +366,7 @@ def residual_outputs(model: nn.Module) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     for bname, block in residual_blocks(model):
-        d = _width(block)
+        d = block_width(block)
         names: list[str] = []
         kids = list(block.named_children())
         for cname, child in kids:

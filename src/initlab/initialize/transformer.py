@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import init as _init
-from ..structure import (attention_projections, is_norm, is_weight_layer, layer_fans, residual_blocks,
+from ..structure import (attention_projections, block_width, is_norm, is_weight_layer, layer_fans, residual_blocks,
                          residual_outputs, weight_view)
 from .records import InitReport, LayerInit
 from .untouched import untouched
@@ -52,11 +52,9 @@ def model_width(model: nn.Module) -> int | None:
         if isinstance(m, nn.Embedding):
             return m.embedding_dim
     for _, b in residual_blocks(model):
-        for m in b.modules():
-            if isinstance(m, nn.MultiheadAttention):
-                return m.embed_dim
-            if is_weight_layer(m):
-                return layer_fans(m)[0]
+        d = block_width(b)
+        if d is not None:
+            return d
     fan_ins = sorted(layer_fans(m)[0] or 0 for m in model.modules() if is_weight_layer(m))
     return fan_ins[len(fan_ins) // 2] if fan_ins else None  # no embedding, no blocks: the median fan_in
 
