@@ -28,7 +28,7 @@ not); ``bf16-mixed`` has no scaler. Values are copied to the host only when they
 ``trainer.log_every_n_steps`` steps (and at the end). Under DDP the ranks' records are merged into
 those of the global batch (:mod:`initlab.probes.distributed`; δ statistics are those of the loss DDP
 descends, the mean of the ranks' losses): each log flushes on every rank (a collective; Lightning calls
-these hooks on every rank at the same step), then rank 0 alone logs and saves.
+these hooks on every rank at the same step), then rank 0 alone logs, reports the findings and saves.
 """
 from __future__ import annotations
 
@@ -153,10 +153,12 @@ class _Mixin:
             self._report(trainer, "non-finite")
 
     def _report(self, trainer: Any, when: str) -> None:
-        self.findings = self.watcher.findings()
+        self.findings = self.watcher.findings()  # every rank holds them (the merged history); rank 0 says them
+        if not trainer.is_global_zero:
+            return
         text = "\n".join(f"- [{f.severity}] {f.message}" for f in self.findings) or "no findings"
         _log.warning("initlab findings (%s, step %d):\n%s", when, trainer.global_step, text)
-        for logger in trainer.loggers if trainer.is_global_zero else []:
+        for logger in trainer.loggers:
             writer = _tensorboard_writer(logger)
             if writer is not None:
                 writer.add_text("initlab/findings", text, global_step=trainer.global_step)
