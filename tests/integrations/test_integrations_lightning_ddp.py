@@ -17,10 +17,13 @@ import faulthandler
 import json
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
 import initlab as il
 
@@ -211,3 +214,33 @@ def test_saved_file_loads_and_renders(runs):
 
     assert main(["report", str(out / FILENAME)]) == 0
     assert (out / FILENAME.replace(".npz", ".html")).is_file()
+
+
+def _alone(rank: int, init: str, out: str) -> None:
+    """A process group, but a one-device Trainer in each process (each trains alone on the global batches)."""
+    faulthandler.dump_traceback_later(120, exit=True)
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=WORLD)
+    try:
+        glob = json.loads((Path(out) / "glob.json").read_text())
+        cb = InitlabCallback(**SETTINGS, save=False)
+        loader = torch.utils.data.DataLoader(Indexed(), batch_sampler=glob)
+        _trainer(Path(out) / f"alone{rank}", [cb], 1, logger=False).fit(Net(), loader)
+        np.savez(Path(out) / f"alone{rank}.npz", **cb.watcher.arrays())
+        del cb
+    finally:
+        dist.destroy_process_group()
+        faulthandler.cancel_dump_traceback_later()
+
+
+def test_an_initialized_process_group_without_a_data_parallel_trainer_is_not_merged(runs, tmp_path):
+    """The callback merges over the Trainer's processes, not over any process group that happens to be
+    initialized (merging two lone runs would halve every δ and double every count)."""
+    _, _, glob, ref, _ = runs
+    (tmp_path / "glob.json").write_text(json.dumps(glob))
+    mp.spawn(_alone, args=(f"file://{tmp_path / 'init'}", str(tmp_path)), nprocs=WORLD, join=True)
+    for r in range(WORLD):
+        got = dict(np.load(tmp_path / f"alone{r}.npz"))
+        assert got["batch_size"].tolist() == [WORLD * B] * STEPS
+        for k in FORWARD + BACKWARD + ("mean", "hist_counts"):
+            assert _rel(got[k], ref[k], 1e-9 * np.abs(ref[k][np.isfinite(ref[k])]).max(initial=0.0)) < RTOL, (r, k)
