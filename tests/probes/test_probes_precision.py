@@ -113,3 +113,37 @@ def test_shift_plan_follows_the_layers_across_flushes():
     for s in range(8):  # the sigmoid output and every δ have |mean| ≫ std throughout: always shifted
         assert a["std"][s, 1] == pytest.approx(ref[s][1][0], rel=1e-3)
         assert a["grad_std"][s].tolist() == pytest.approx([r[1] for r in ref[s]], rel=1e-3)
+
+
+def test_shift_plan_from_rows_needs_no_flush():
+    # flush_every=10**9: nothing is flushed, yet the first recorded row plans the shift (moderate sums
+    # skip it from step 1 on: no subtraction pass for them) and the row plan every SHIFT_PLAN_EVERY
+    # recorded rows catches a drift without a flush
+    from initlab.probes import watcher as W
+    from probes_testlib import CountOps
+
+    model, x, loss_fn = _sigmoid_net(torch.float32)
+    bias = model[0].bias
+    with torch.no_grad():
+        bias.zero_()  # the Linear's output starts moderate: 0 ± 0.0057
+    P, drift = W.SHIFT_PLAN_EVERY, W.SHIFT_PLAN_EVERY + 3
+    steps = 2 * P + 2
+    ref, subs = [], []
+    with il.watch(model, every=1, hist_every=None, flush_every=10**9, update_ratio=False) as w:
+        for step in range(steps):
+            if step == drift:  # to 3 ± 0.0057: planned unshifted, caught by the plan after row 2P
+                with torch.no_grad():
+                    bias.fill_(3.0)
+            with CountOps() as c:
+                loss_fn(model(x)).backward()
+            model.zero_grad(set_to_none=True)
+            w.step()
+            subs.append(c.ops["sub"])
+            ins = il.inspect(model, x, loss_fn=loss_fn)
+            ref.append(ins.layers[0].std)
+        assert len(w.store.steps) == 0  # no flush happened
+    # step 0: every sum shifted (2 outputs + 2 δ); from step 1: only the sigmoid output and the δs
+    # (|mean| ≫ std) take the shift; after the plan at row 2P the drifted Linear output is shifted again
+    assert subs[0] == 4 and set(subs[1:2 * P + 1]) == {3} and subs[2 * P + 1] == 4, subs
+    err = np.abs(w.arrays()["std"][:, 0] / np.array(ref) - 1)
+    assert err[:drift].max() < 1e-3 and err[drift:2 * P + 1].min() > 1e-4 and err[2 * P + 1] < 1e-3, err

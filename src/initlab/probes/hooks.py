@@ -219,9 +219,10 @@ class Recorder:
         kt = self._keys.get(slot)
         if kt is None:
             kt = self._keys[slot] = {k: (slot, k) for k in _KEY_NAMES}
-            kt["core"] = (kt["shift"], kt["sum"], kt["sq"], kt["l1"])
             kt["core3"] = (kt["shift"], kt["sum"], kt["sq"])
+            kt["sums"] = (kt["sum"], kt["sq"])
             kt["grad"] = (kt["gshift"], kt["gsum"], kt["gsq"])
+            kt["gsums"] = (kt["gsum"], kt["gsq"])
         return kt
 
     def _forward(self, spec: ModuleSpec, args: tuple, output: Any) -> None:
@@ -257,14 +258,19 @@ class Recorder:
             vals.append(yd.std(correction=0) if numel > 1 else yd.new_zeros(()))
             keys.append(kt["std"])
         shift = slot not in self.unshifted
-        if self.precise or not (spec.nonneg or spec.relu_next is not None):
-            vals += S.core(yd, acc, shift)
-            keys += kt["core"]
-        else:
-            # nonneg: |y| = y, Σ|y| = n·mean (no abs pass); before an nn.ReLU: Σ|y| = 2·Σrelu(y) − Σy
-            c, s, sq = S.grad_core(yd, acc, shift)
+        if shift:  # (c, Σ(y − c), Σ(y − c)²); unshifted: (Σy, Σy²), the shift left out (c = 0)
+            c, s, sq = S.grad_core(yd, acc)
             vals += (c, s, sq)
             keys += kt["core3"]
+        else:
+            s, sq = S.sums(yd, acc)
+            vals += (s, sq)
+            keys += kt["sums"]
+        if self.precise or not (spec.nonneg or spec.relu_next is not None):
+            vals.append(S.abs_sum(yd, acc))
+            keys.append(kt["l1"])
+        else:
+            # nonneg: |y| = y, Σ|y| = n·mean (no abs pass); before an nn.ReLU: Σ|y| = 2·Σrelu(y) − Σy
             if relu_of is not None:  # this is the ReLU of a deferred layer (unshifted: s = Σrelu(y))
                 vals.append(torch.lerp(relu_of[0], s, 2.0))  # Σ|y| = Σy + 2·(Σrelu(y) − Σy)
                 keys.append(relu_of[1])
@@ -371,8 +377,12 @@ class Recorder:
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))
             self.keys += (kt["gl1"], kt["gstd"])
-        self.vals += S.grad_core(g, self.acc, (slot, "g") not in self.unshifted)
-        self.keys += kt["grad"]
+        if (slot, "g") in self.unshifted:
+            self.vals += S.sums(g, self.acc)
+            self.keys += kt["gsums"]
+        else:
+            self.vals += S.grad_core(g, self.acc)
+            self.keys += kt["grad"]
 
 
 # Extended steps, and every recorded step under torch.compile, run the hook eagerly. Traced, a graph

@@ -39,7 +39,7 @@ from torch import Tensor
 
 from ..activations import RELU_FAMILY, Activation
 
-__all__ = ["core", "grad_core", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
+__all__ = ["core", "grad_core", "sums", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
            "count_distinct", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
@@ -72,6 +72,15 @@ def grad_core(g: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[
         return c.view(()), d.sum(), torch.dot(d, d)
     d = v if v.dtype is acc else v.to(acc)
     return _zero(v.device, acc), d.sum(), torch.dot(d, d)
+
+
+def sums(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor]:
+    """(Σg, Σg²) accumulated in ``dtype`` or wider: :func:`grad_core` without the shift (c = 0, which
+    the caller records by leaving the shift out), for tensors known to have |mean| ≲ 10·std."""
+    v = g.reshape(-1)
+    if v.dtype is not dtype:
+        v = v.to(_acc(v.dtype, dtype))
+    return v.sum(), torch.dot(v, v)
 
 
 @lru_cache(maxsize=16)

@@ -15,25 +15,28 @@ r"""Watching training: per-step, per-layer statistics at a few percent of the st
 
 How it stays cheap. Inside the hooks each output tensor is reduced to four numbers (a shift c =
 its first entry, Σ(x − c), Σ(x − c)², Σ|x|) and each δ = ∂L/∂output to three, on the tensor's
-device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`; it costs
-one more pass, so after each flush the layers whose |mean| ≤ ``SHIFT_RATIO``·std skip it until the
-next flush, which would catch a drift and shift again). Σ|x| costs no pass where it follows from
+device (the shift keeps std exact when |mean| ≫ std: see :mod:`initlab.probes.stats`). The shift
+costs one more pass, so it is *planned*: from the first recorded step's row, every
+``SHIFT_PLAN_EVERY`` recorded rows and at each flush, the sums (outputs, δ) of layers with |mean| ≤
+``SHIFT_RATIO``·std skip it (Σx, Σx² only; c = 0) until a later plan sees a drift and shifts them
+again (an unshifted variance that lost its digits reads as |mean|/std ≳ 10³). A plan reads one row:
+on CPU directly, on CUDA by a non-blocking copy applied when it has arrived (never a wait; other
+devices plan at flushes only). Σ|x| costs no pass where it follows from
 sums taken anyway: Σ|x| = Σx for non-negative outputs (ReLU, sigmoid, …), and Σ|y| = 2·Σrelu(y) − Σy
 for a linear/conv output that its ``nn.Sequential`` hands to an ``nn.ReLU`` (see
 :func:`initlab.probes.specs.classify`); parameter gradients are reduced with one
 ``torch._foreach_norm``. At ``w.step()`` all of a step's scalars are
-stacked and written into one row of a device buffer. Nothing reads a value back (no ``.item()``,
+stacked into one row of a device buffer, in the order recorded (their places in the
+(layer, statistic) grid are kept on the host). Apart from the plans' rows, nothing reads a value back (no ``.item()``,
 ``.cpu()``, ``.tolist()``) until ``flush_every`` rows are recorded or the history is read: a *flush*
 then copies the rows to the host once and derives the statistics in float64 into the
 :class:`~initlab.probes.history.History`. The buffer grows in chunks of at most ``CHUNK_ROWS`` rows
 as steps are recorded, so its memory follows the recorded steps, not ``flush_every``
 (``flush_every=10**9`` means "flush when I read"). Extended statistics (min/max, histograms,
 zero/positive/saturated fractions, dead and distinct units, sign coherence) run only every
-``hist_every`` steps. The update ratio ‖ΔW‖/‖W‖ needs the weights before ``opt.step()``: at the step
-boundary before each recorded step, at most ``UPDATE_ROWS`` = 64 evenly spaced rows (units) of each
-weight are copied into one preallocated snapshot, and the ratio is measured on those rows (exact for
-layers with ≤ 64 units; ``update_ratio=False`` turns it off); when the next step is recorded too, its
-snapshot is taken while this one is consumed (the weights are read once per step). Steps that record
+``hist_every`` steps. Weight/bias gradient norms and the update ratio ‖ΔW‖/‖W‖ (on at most
+``UPDATE_ROWS`` = 64 sampled rows per weight; ``update_ratio=False`` turns it off) come from
+:class:`~initlab.probes.params.ParamStats` at the step boundary. Steps that record
 nothing cost only the hooks' calls (each returns at its first check).
 
 Protocol: ``loss.backward(); opt.step(); w.step()`` — weight gradients are read at ``w.step()``, so call
@@ -70,10 +73,11 @@ from torch import Tensor, nn
 
 from ..formats import FORMAT_VERSION, STATS, HTMLReportMixin, write_npz
 from . import distributed as D
-from .buffers import DeviceRows
+from .buffers import RowStore
 from .findings import Finding, Thresholds
 from .history import History, StepRecord
 from .hooks import Recorder
+from .params import ParamStats
 from .records import LayerStats
 from .tensorboard import DEFAULT_STATS, write as tb_write
 from .stream import STREAM_KEYS, StreamRecorder, block_stats
@@ -92,10 +96,18 @@ DEFAULT_HIST_EVERY = 50
 _RAW = ("shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "min", "max", "zero", "pos", "sat", "dead",
         "distinct", "in_pos", "wgrad", "bgrad", "wnorm", "update", "coh")
 _RI = {k: i for i, k in enumerate(_RAW)}
-UPDATE_ROWS = 64  # ‖ΔW‖/‖W‖ uses at most this many evenly spaced units (rows) per weight
 CHUNK_ROWS = 128  # the device buffer grows by chunks of at most this many rows
-SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std at a flush skips the shift until the next one
-_NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the device buffer
+SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std (at a plan) skips the shift until the next plan
+SHIFT_PLAN_EVERY = 16  # the shift is planned from the first recorded row, every this many rows, each flush
+_NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the host rows
+_SUMS = {"shift": 0, "sum": 1, "sq": 2, "gshift": 0, "gsum": 1, "gsq": 2}
+
+
+def _moderate(c: float, s: float, q: float, n: int) -> bool:
+    """|mean| ≤ SHIFT_RATIO·std for the sums (c, Σ(x − c), Σ(x − c)²) of n entries (NaN/inf: False)."""
+    m = s / n
+    var = q / n - m * m
+    return 0 <= var < math.inf and abs(c + m) <= SHIFT_RATIO * math.sqrt(var)
 
 
 def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
@@ -104,14 +116,6 @@ def _pos_int(name: str, v: Any, allow_none: bool = False) -> int | None:
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise ValueError(f"{name} must be a positive int{' or None' if allow_none else ''}, got {v!r}")
     return v
-
-
-def _norms(ts: list[Tensor]) -> list[Tensor]:
-    """‖t‖₂ of each tensor in one ``_foreach_norm``, in float32 or wider (float64 weights stay float64)."""
-    try:
-        return torch._foreach_norm(ts, 2, dtype=torch.float32)
-    except RuntimeError:  # float64 tensors refuse a narrowing dtype
-        return torch._foreach_norm(ts, 2)
 
 
 class Watcher(HTMLReportMixin):
@@ -140,22 +144,12 @@ class Watcher(HTMLReportMixin):
         self.store = History(bins=self.bins, max_history=self.max_history)
         self._rec = (Recorder(model, bins=bins, saturation_margin=saturation_margin, grad_mode_only=True)
                      if model is not None else None)
-        self._update = bool(update_ratio)
+        self._params = ParamStats(self._rec.specs, update_ratio) if model is not None else None
         self._inside = False
         self._cols: dict[tuple[int, int], int] = {}  # slot -> layer column, in forward order
-        self._buf: DeviceRows | None = None   # (row, column, raw statistic)
-        self._hbuf: DeviceRows | None = None  # (extended row, column, bin)
-        self._rows: list[tuple[int, dict[int, int], dict[int, int], int]] = []  # (step, numel, input numel, batch)
-        self._hrows: list[tuple[int, int]] = []  # (step, row in the current buffer)
-        self._idx_cache: dict[tuple[int, ...], Tensor] = {}
-        self._layouts: list[tuple[list, Tensor]] = []  # recent (keys of a step, their device index)
-        self._snap: list[Tensor] | None = None
-        self._snap_norms: list[Tensor] | None = None
-        self._spare: list[Tensor] | None = None  # the next snapshot, taken while the last is consumed
-        self._fresh = False  # _snap already holds the weights of the step about to be armed
-        self._rows_cache: tuple[tuple[int, ...], list[Tensor]] | None = None  # (data pointers, row views)
-        self._wspecs: list[Any] = [sp for sp in self._rec.specs if sp.weight is not None
-                                   and sp.weight.requires_grad] if self._rec is not None else []
+        self._rows = RowStore(_RAW, self.bins, min(self.flush_every, CHUNK_ROWS))  # until the next flush
+        self._planned = 0  # rows recorded since the last shift plan
+        self._plan_read: tuple | None = None  # a plan's row on its way to the host (CUDA)
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
         self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
         self._listeners: list[Callable[[dict[str, np.ndarray]], Any]] = []
@@ -188,6 +182,7 @@ class Watcher(HTMLReportMixin):
             self._stream.moments = True
         self._rec.install()
         self._stream.install()
+        self._params.refresh(self._layer_keys())
         self._inside = True
         self._arm(self.step_count)
         return self
@@ -202,8 +197,8 @@ class Watcher(HTMLReportMixin):
             self._rec.remove()
             self._stream.remove()
         self._inside = False
-        self._snap = self._snap_norms = self._spare = self._rows_cache = None
-        self._fresh = False
+        if self._params is not None:
+            self._params.reset()
         if flush:
             self.flush()
 
@@ -217,32 +212,13 @@ class Watcher(HTMLReportMixin):
         rec = self._rec
         rec.active, rec.extended = self._records(s)
         self._stream.active = rec.active
-        if self._fresh:  # the step just recorded took this snapshot (see _param_stats)
-            self._fresh = False
-        elif rec.active and self._update and self._wspecs:
-            ws = self._update_rows()
-            if self._snap is None:
-                self._snap = [w.clone() for w in ws]
-            else:
-                torch._foreach_copy_(self._snap, ws)
-            self._snap_norms = list(_norms(ws))
+        if rec.active:
+            self._params.snapshot()
 
-    def _update_rows(self) -> list[Tensor]:
-        """Views of at most ``UPDATE_ROWS`` evenly spaced rows (units) of each weight.
-
-        ‖ΔW‖/‖W‖ is estimated on these rows (exact for layers with ≤ ``UPDATE_ROWS`` units), which
-        cuts the snapshot's copy and the two extra passes by rows/``UPDATE_ROWS``. The views are
-        made again only when a weight's storage changes (slicing ten weights costs ~60 µs).
-        """
-        ws = [sp.weight for sp in self._wspecs]
-        key = tuple(w.data_ptr() for w in ws)
-        if self._rows_cache is None or self._rows_cache[0] != key:
-            out = []
-            for w in ws:
-                w = w.detach()
-                out.append(w[::-(-w.shape[0] // UPDATE_ROWS)] if w.dim() >= 2 and w.shape[0] > UPDATE_ROWS else w)
-            self._rows_cache = (key, out)
-        return self._rows_cache[1]
+    def _layer_keys(self) -> dict[int, dict[str, tuple]]:
+        """Spec index → the keys of its first call's slot, for the layers that have a column."""
+        kts = self._rec.slot_keys
+        return {sl[0]: kts(sl) for sl in self._cols if sl[1] == 0}
 
     # --- recording --------------------------------------------------------------------------------
     def step(self) -> None:
@@ -264,124 +240,69 @@ class Watcher(HTMLReportMixin):
         self._arm(self.step_count)
 
     def _add_columns(self) -> None:
-        rec = self._rec
+        rec, cols = self._rec, self._cols
+        if len(rec.slots) <= len(cols) and all(sl in cols for sl in rec.slots):
+            return
         for sl in rec.slots:
-            if sl not in self._cols:
+            if sl not in cols:
                 spec = rec.specs[sl[0]]
-                self._cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
-                                                      spec.kind, spec.module_type, spec.activation,
-                                                      spec.fan_in, spec.fan_out, spec.activation_spec)
-        if self._buf is not None:
-            self._buf.widen(len(self._cols))
-            self._hbuf.widen(len(self._cols))
+                cols[sl] = self.store.add_layer(spec.name if sl[1] == 0 else f"{spec.name}#{sl[1]}",
+                                                spec.kind, spec.module_type, spec.activation,
+                                                spec.fan_in, spec.fan_out, spec.activation_spec)
+        self._params.refresh(self._layer_keys())
 
     def _record(self, s: int, extended: bool) -> None:
-        rec = self._rec
+        rec, cols = self._rec, self._cols
         self._add_columns()
         vals, keys = rec.vals, rec.keys  # the frame's lists (new_frame replaces them next)
-        self._param_stats(vals, keys, extended)
+        self._params.record(vals, keys, extended, ahead=self._records(s + 1)[0])
         if not vals:
             return
-        dev = vals[0].device
-        if self._buf is None:
-            cap, chunk = max(16, 2 * len(self._cols)), min(self.flush_every, CHUNK_ROWS)
-            self._buf = DeviceRows(cap, len(_RAW), chunk, dev)
-            self._hbuf = DeviceRows(cap, self.bins, chunk, dev)
-        cols, K = self._cols, len(_RAW)
-        for lay in self._layouts:  # a step's keys are the last step's (same objects: fast ==)
-            if lay[0] == keys:
-                idx = lay[1]
-                break
-        else:
-            idx = self._index(tuple(cols[sl] * K + _RI[k] for sl, k in keys), dev)
-            self._layouts = [(keys, idx)] + self._layouts[:3]
-        r = len(self._rows)
-        row = self._buf.row(r).view(-1)
-        row.fill_(math.nan)
-        # one stack (it promotes the int64 counts and any float64 values), one cast; a recorded NaN
-        # becomes _NAN_MARK, so that the row's NaN fill means "not recorded"
-        row.index_copy_(0, idx, torch.stack(vals).to(torch.float32).nan_to_num_(_NAN_MARK, math.inf, -math.inf))
-        numel = {cols[sl]: m[0] for sl, m in rec.meta.items()}
-        in_n = {cols[sl]: n for sl, n in rec.input_numel.items()}
-        self._rows.append((s, numel, in_n, rec.meta[rec.slots[0]][1]))
-        if extended and rec.hists:
-            hrow = self._hbuf.row(len(self._hrows))
-            hrow.fill_(math.nan)
-            hrow.index_copy_(0, self._index(tuple(cols[sl] for sl, _ in rec.hists), dev),
-                             torch.stack([c for _, c in rec.hists]))
-            self._hrows.append((s, r))
+        row = self._rows.add(s, vals, keys, cols, rec.meta, rec.input_numel, rec.meta[rec.slots[0]][1],
+                             rec.hists if extended else None)
+        self._plan_from(row, keys, rec.meta)
         if len(self._rows) >= self.flush_every:
             self.flush()
 
-    def _index(self, pos: tuple[int, ...], dev: torch.device) -> Tensor:
-        """A cached device index tensor (the layout repeats, so the host→device copy happens once;
-        on CUDA it is a non-blocking copy from pinned memory, so not even a cache miss waits)."""
-        idx = self._idx_cache.get(pos)
-        if idx is None:
-            if len(self._idx_cache) > 32:
-                self._idx_cache.clear()
-            host = torch.tensor(pos, dtype=torch.long)
-            if dev.type == "cuda":
-                host = host.pin_memory()
-            idx = self._idx_cache[pos] = host.to(dev, non_blocking=dev.type == "cuda")
-        return idx
-
-    def _param_stats(self, vals: list[Tensor], keys: list, extended: bool) -> None:
-        specs = self._wspecs
-        if not specs:
+    def _plan_from(self, row: Tensor, keys: list, meta: Mapping) -> None:
+        """Plan the shift from the first recorded row and every ``SHIFT_PLAN_EVERY`` rows: a read of
+        one row on CPU; on CUDA a non-blocking copy, applied once it has arrived (never a wait); on
+        other devices only the flushes plan."""
+        pending = self._plan_read
+        if pending is not None and pending[0].query():  # CUDA: the row asked for earlier is here
+            self._plan_read = None
+            self._plan_row(pending[1].numpy(), pending[2], pending[3])
+        self._planned += 1
+        if self._planned != 1 and self._planned <= SHIFT_PLAN_EVERY:
             return
-        cols, kts = self._cols, self._rec.slot_keys
-        with torch.no_grad():
-            wg, bg = [], []
-            for sp in specs:
-                if (sp.index, 0) in cols:
-                    g = sp.weight.grad
-                    if g is not None:
-                        wg.append((sp, g))
-                    b = sp.bias
-                    if b is not None and b.grad is not None:
-                        bg.append((sp, b.grad))
-            tensors = [g for _, g in wg] + [g for _, g in bg]
-            keys += [kts((sp.index, 0))["wgrad"] for sp, _ in wg] + [kts((sp.index, 0))["bgrad"] for sp, _ in bg]
-            upd = self._update and self._snap is not None
-            ahead = False
-            if upd:
-                rows = self._update_rows()
-                ahead = self._records(self.step_count + 1)[0]
-                if ahead:  # the next step records too: take its snapshot now, reading the weights once
-                    if self._spare is None:
-                        self._spare = [r.clone() for r in rows]
-                    else:
-                        torch._foreach_copy_(self._spare, rows)
-                    rows = self._spare
-                torch._foreach_sub_(self._snap, rows)  # W_before − W_after (sampled rows)
-                tensors += self._snap
-                if ahead:
-                    tensors += self._spare
-            if tensors:  # one _foreach_norm for ‖∇W‖, ‖∇b‖, ‖ΔW‖ (and the next ‖W‖) of every layer
-                norms = _norms(tensors)
-                vals += norms[:len(wg) + len(bg)]
-            if upd:
-                n = len(wg) + len(bg)
-                for sp, d, wn in zip(specs, norms[n:n + len(specs)], self._snap_norms):
-                    if (sp.index, 0) in cols:
-                        kt = kts((sp.index, 0))
-                        vals += (d, wn)
-                        keys += (kt["update"], kt["wnorm"])
-                if ahead:
-                    self._snap, self._spare = self._spare, self._snap
-                    self._snap_norms = list(norms[n + len(specs):])
-                    self._fresh = True
-            if extended:
-                for sp, g in wg:
-                    if sp.kind in ("linear", "conv") and g.dim() >= 2:
-                        vals.append(sign_coherence(g))
-                        keys.append(kts((sp.index, 0))["coh"])
+        self._planned = 1
+        if row.device.type == "cpu":  # reading host memory waits for nothing
+            self._plan_row(row.numpy(), keys, meta)
+        elif row.device.type == "cuda" and self._plan_read is None:
+            host = torch.empty(row.shape, dtype=row.dtype, pin_memory=True)
+            host.copy_(row, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self._plan_read = (event, host, keys, meta)
+
+    def _plan_row(self, v: np.ndarray, keys: list, meta: Mapping) -> None:
+        """Which sums skip the shift from now on: those (outputs, δ) of the row's layers whose
+        |mean| ≤ ``SHIFT_RATIO``·std (then mean²/var ≤ 100 and float32 keeps ≥ 5 digits of the
+        variance); the others are shifted."""
+        sums: dict[Any, list[float]] = {}
+        for x, (sl, k) in zip(v.tolist(), keys):
+            j = _SUMS.get(k)
+            if j is not None:
+                sums.setdefault((sl, "g") if k[0] == "g" else sl, [0.0, math.nan, math.nan])[j] = x
+        self._rec.unshifted = {key for key, (c, t, q) in sums.items()
+                               if _moderate(c, t, q, meta[key[0] if isinstance(key[1], str) else key][0])}
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
         """Copy the recorded rows to the host history (the only place values are read back). Under DDP
         a collective that merges the ranks' rows: call it on every rank at the same point."""
+        if self._inside:
+            self._params.refresh(self._layer_keys())  # (the parameters are looked up again at each flush)
         if self._dist is None:
             if self._stream is not None:
                 self._stream.flush()
@@ -400,19 +321,13 @@ class Watcher(HTMLReportMixin):
             self._commit(p)
 
     def _take(self) -> dict[str, np.ndarray]:
-        """The rows recorded since the last flush, on the host: raw ``data`` (R, L, K), entry counts ``n``
-        and ``in_n`` (R, L), ``steps`` and ``batch`` (R,), ``counts`` (H, L, B) of ``hsteps``/``hrows``."""
-        R, L, H = len(self._rows), len(self._cols), len(self._hrows)
-        n, in_n = np.full((R, L), np.nan), np.full((R, L), np.nan)
-        for i, (_, nd, ind, _) in enumerate(self._rows):
-            n[i, list(nd)] = list(nd.values())
-            in_n[i, list(ind)] = list(ind.values())
-        p = {"data": self._buf.read(R, L) if R else np.zeros((0, L, len(_RAW))), "n": n, "in_n": in_n,
-             "steps": np.array([r[0] for r in self._rows], np.int64),
-             "batch": np.array([r[3] for r in self._rows], np.int64),
-             "counts": self._hbuf.read(H, L) if H else np.zeros((0, L, self.bins)),
-             "hsteps": np.array([s for s, _ in self._hrows], np.int64), "hrows": [r for _, r in self._hrows]}
-        self._rows, self._hrows = [], []
+        """The rows recorded since the last flush, on the host (:meth:`RowStore.take`), the shift of
+        unshifted sums (left out by the hooks) filled in as 0."""
+        p = self._rows.take(len(self._cols), _NAN_MARK)
+        data = p["data"]
+        for c, s in (("shift", "sum"), ("gshift", "gsum")):
+            shift = data[..., _RI[c]]
+            shift[np.isnan(shift) & ~np.isnan(data[..., _RI[s]])] = 0.0
         return p
 
     def _commit(self, p: Mapping[str, Any]) -> None:
@@ -465,7 +380,7 @@ class Watcher(HTMLReportMixin):
     @property
     def buffer_bytes(self) -> int:
         """Bytes of device memory the row buffers hold now (they grow with the recorded steps)."""
-        return sum(b.nbytes for b in (self._buf, self._hbuf) if b is not None)
+        return self._rows.nbytes
 
     # --- reading (the History, flushed first) -----------------------------------------------------
     def _read(self) -> None:
