@@ -13,10 +13,17 @@ findings are logged (and on the first log that sees a non-finite value), and the
 Steps: the recorded step ``s`` is the ``s``-th optimizer step (0-based); a log row with ``"step": n``
 carries step ``n − 1``. With ``gradient_accumulation_steps = A > 1`` each module runs A times per step and
 its micro-batches are recorded as separate calls (``name``, ``name#1``, …); the Trainer scales the loss
-by 1/A, and so the δ statistics. Under DDP the ranks' records are merged into those of the global
-batch (:mod:`initlab.probes.distributed`; δ of the mean of the ranks' losses, the loss DDP descends):
-each training log flushes on every process (a collective; the Trainer logs on every process), and
-only process 0 saves.
+by 1/A, and so the δ statistics. Under DDP (``args.world_size > 1``; a process group initialized without
+torchrun's environment, where the Trainer trains alone, is not merged over) the ranks' records are merged
+into those of the global batch (:mod:`initlab.probes.distributed`; δ of the mean of the ranks' losses,
+the loss DDP descends): each training log flushes on every process (a collective; the Trainer logs on
+every process, so every process's logs carry the same merged values), and only process 0 reports the
+findings and saves. With ``average_tokens_across_devices=True`` (the default) the Trainer multiplies each
+process's loss by the world size W, which makes (1/W)·Σ_r L_r the one-process loss only for models whose
+loss divides by the global ``num_items_in_batch`` (causal LM heads); for a model whose ``forward`` takes
+``**kwargs`` but whose loss is its own local mean (``BertForSequenceClassification`` in transformers 5)
+the Trainer descends W × the one-process loss, and the δ and weight-gradient statistics are W × a
+one-process run's.
 """
 from __future__ import annotations
 
@@ -88,8 +95,10 @@ class _Mixin:
 
         if model is None:
             raise ValueError("InitlabCallback: the Trainer passed no model to on_train_begin")
+        # merge over the processes exactly when the Trainer trains data-parallel (not whenever a process
+        # group happens to be initialized: without torchrun's environment the Trainer trains alone)
         self.watcher = watch(model, every=self.every, hist_every=self.hist_every, flush_every=self.flush_every,
-                             bins=self.bins, update_ratio=self.update_ratio)
+                             bins=self.bins, update_ratio=self.update_ratio, distributed=args.world_size > 1)
         self.watcher.__enter__()
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -128,7 +137,9 @@ class _Mixin:
             self.path = str(write_npz(os.path.join(args.output_dir, FILENAME), self.watcher.arrays()))
 
     def _report(self, when: str, state: Any) -> None:
-        self.findings = self.watcher.findings()
+        self.findings = self.watcher.findings()  # every process holds them (the merged history); process 0 says them
+        if not state.is_world_process_zero:
+            return
         text = "\n".join(f"- [{f.severity}] {f.message}" for f in self.findings) or "no findings"
         _log.warning("initlab findings (%s, step %d):\n%s", when, state.global_step, text)
 

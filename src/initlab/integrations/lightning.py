@@ -25,10 +25,11 @@ micro-batches are recorded as separate calls (layers ``name``, ``name#1``, …, 
 divides the loss by A, so their δ statistics are 1/A of an unaccumulated run's. Under ``16-mixed`` the
 δ statistics (``grad_norm``, ``grad_std``) carry the GradScaler's scale (the weight-gradient norms do
 not); ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
-``trainer.log_every_n_steps`` steps (and at the end). Under DDP the ranks' records are merged into
+``trainer.log_every_n_steps`` steps (and at the end). Under DDP (``trainer.world_size > 1``; a process
+group initialized around a one-process Trainer is not merged over) the ranks' records are merged into
 those of the global batch (:mod:`initlab.probes.distributed`; δ statistics are those of the loss DDP
 descends, the mean of the ranks' losses): each log flushes on every rank (a collective; Lightning calls
-these hooks on every rank at the same step), then rank 0 alone logs and saves.
+these hooks on every rank at the same step), then rank 0 alone logs, reports the findings and saves.
 """
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ class _Mixin:
         from ..probes.watcher import watch
 
         self.watcher = watch(pl_module, every=self.every, hist_every=self.hist_every, flush_every=self.flush_every,
-                             bins=self.bins, update_ratio=self.update_ratio)
+                             bins=self.bins, update_ratio=self.update_ratio,
+                             distributed=trainer.world_size > 1)  # the Trainer's processes, not any process group
         self.watcher.__enter__()
         self._last_global = trainer.global_step
 
@@ -153,10 +155,12 @@ class _Mixin:
             self._report(trainer, "non-finite")
 
     def _report(self, trainer: Any, when: str) -> None:
-        self.findings = self.watcher.findings()
+        self.findings = self.watcher.findings()  # every rank holds them (the merged history); rank 0 says them
+        if not trainer.is_global_zero:
+            return
         text = "\n".join(f"- [{f.severity}] {f.message}" for f in self.findings) or "no findings"
         _log.warning("initlab findings (%s, step %d):\n%s", when, trainer.global_step, text)
-        for logger in trainer.loggers if trainer.is_global_zero else []:
+        for logger in trainer.loggers:
             writer = _tensorboard_writer(logger)
             if writer is not None:
                 writer.add_text("initlab/findings", text, global_step=trainer.global_step)
