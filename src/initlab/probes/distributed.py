@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -186,7 +185,6 @@ def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], key
             "counts": parts["counts"].sum(0), "stream": merge_stream(parts["stream"])}
 
 
-@lru_cache(maxsize=16)
 class ExtendedSync:
     """DDP, extended steps: what cannot be reduced inside a hook without the other ranks.
 
