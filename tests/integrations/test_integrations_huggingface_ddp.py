@@ -166,8 +166,6 @@ def test_merged_records_equal_one_process_on_the_global_batch(runs):
     assert _rel(got["hist_edges"], ref["hist_edges"], np.abs(ref["hist_edges"]).max()) < RTOL
 
 
-@pytest.mark.xfail(strict=True, reason="probes/distributed.py pools a batch-free output's δ over the ranks "
-                   "instead of averaging it elementwise, and adds its W copies' histogram counts")
 def test_batch_free_output_delta_equals_one_process(runs):
     out, _, ref, _ = runs
     got = dict(np.load(out / FILENAME))

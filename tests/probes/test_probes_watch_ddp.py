@@ -30,13 +30,26 @@ class Block(nn.Module):
         return x + self.act(self.lin(x))
 
 
+class Position(nn.Module):
+    """Adds a learned (1, 2, 8) table looked up at fixed positions: an output with no batch dimension
+    (like BERT's position embeddings), the same on every rank, whose δ is the mean of the ranks' δ."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(2, 8)
+        self.register_buffer("idx", torch.tensor([[0, 1]]))
+
+    def forward(self, x):
+        return x + self.emb(self.idx).reshape(1, 16)
+
+
 def _model() -> nn.Module:
     torch.manual_seed(0)
-    m = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Sequential(Block(16), Block(16), Block(16)),
+    m = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), Position(), nn.Sequential(Block(16), Block(16), Block(16)),
                       nn.Linear(16, 4), nn.Sigmoid(), nn.Linear(4, 2))
     with torch.no_grad():
         m[0].weight[:3].zero_()  # a few ReLU units dead on part of the batch
-        m[5].bias.fill_(100.0)  # |mean| ≫ std: the shifted sums and Chan's between-rank term matter
+        m[6].bias.fill_(100.0)  # |mean| ≫ std: the shifted sums and Chan's between-rank term matter
     return m.double()
 
 
@@ -146,7 +159,7 @@ def test_ddp_two_gloo_ranks_equal_one_process_on_the_global_batch(runs):
     assert np.array_equal(got["hist_counts"], ref["hist_counts"])
     assert _rel(got["hist_edges"], ref["hist_edges"], np.abs(ref["hist_edges"]).max()) < RTOL
     # the residual stream of the three blocks
-    assert got["stream_blocks"].tolist() == ["2.0", "2.1", "2.2"]
+    assert got["stream_blocks"].tolist() == ["3.0", "3.1", "3.2"]
     assert got["stream_steps"].tolist() == ref["stream_steps"].tolist()
     for k in ("stream_input_std", "stream_std", "branch_ratio"):
         assert _rel(got[k], ref[k]) < RTOL, k

@@ -28,6 +28,14 @@ divided by W and the centred second moment by W². With a mean loss and equal sh
 single process on the global batch (each rank's own δ is W times larger); with unequal shards it is
 the δ of (1/W) Σ_r mean(shard r), the loss DDP actually optimizes.
 
+**Batch-free outputs.** An output with no batch dimension (leading dimension 1 while the step's
+other outputs have more: BERT's position embeddings, (1, T, H)) is the same on every rank: its
+forward statistics and histogram are rank 0's (not W copies pooled), and its δ is the mean of the
+ranks' δ tensors, not their concatenation. Those δ's are kept on the device (copies) until the flush,
+which all-reduces them once, after the header check (so ranks out of step still fail clearly); a
+flush comes early when they pass ``DELTA_BYTES`` (64 MiB). Which outputs are batch-free is decided at
+the first backward, so every rank keeps the same ones even when a later batch has one example.
+
 **Per-unit statistics.** A unit is dead when it is ≤ 0 on every example of every rank: the ranks'
 per-unit alive masks are combined by a max. Distinct units hash each unit's concatenated vector over
 the global batch: rank r projects its part on its own random direction p_r and the partial hashes
@@ -110,12 +118,15 @@ def _moments(c: np.ndarray, s: np.ndarray, q: np.ndarray, n: np.ndarray) -> tupl
         return c + s / n, np.maximum(q - s * s / n, 0.0)
 
 
-def merge_raw(data: np.ndarray, n: np.ndarray, keys: Sequence[str], mark: float) -> np.ndarray:
+def merge_raw(data: np.ndarray, n: np.ndarray, keys: Sequence[str], mark: float,
+              free: Sequence[int] = ()) -> np.ndarray:
     """Merge the ranks' raw rows ``data`` (W, R, L, K) with entry counts ``n`` (W, R, L) into (R, L, K).
 
     The merged moments come back as shift = pooled mean, sum = 0 (NaN when not finite), sq = M, so that
     :func:`initlab.probes.stats.derive` reads them unchanged; δ's are scaled to the loss (1/W) Σ_r L_r.
     ``mark`` stands for a recorded NaN (NaN itself: not recorded); the present entries are rank 0's.
+    ``free`` columns (batch-free outputs, the same on every rank; their δ averaged over the ranks at the
+    step by :meth:`ExtendedSync.finish_deltas`) keep rank 0's values.
     """
     W, idx = data.shape[0], {k: i for i, k in enumerate(keys)}
     present = ~np.isnan(data[0])
@@ -129,6 +140,8 @@ def merge_raw(data: np.ndarray, n: np.ndarray, keys: Sequence[str], mark: float)
         for k in ("l1", "zero", "pos", "sat", "in_pos"):
             out[..., idx[k]] = d[..., idx[k]].sum(0)
         out[..., idx["min"]], out[..., idx["max"]] = d[..., idx["min"]].min(0), d[..., idx["max"]].max(0)
+    free = list(free)
+    out[:, free] = d[0][:, free]
     out[present & np.isnan(out)] = mark
     return out
 
@@ -156,11 +169,12 @@ def _gather(dist: Dist, t: Tensor) -> Tensor:
     return torch.stack(parts).cpu()
 
 
-_HEADER = ("rows", "layers", "hist rows", "stream rows", "stream calls", "first step", "last step", "labels")
+_HEADER = ("rows", "layers", "hist rows", "stream rows", "stream calls", "first step", "last step", "labels",
+           "batch-free δ entries")
 
 
 def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], keys: Sequence[str],
-            mark: float) -> dict[str, np.ndarray]:
+            mark: float, free: Sequence[int] = (), checked: Any = None) -> dict[str, np.ndarray]:
     """The flush under DDP, on every rank: check the ranks' ``header`` (one small all_gather: ranks out
     of step raise here, on every rank, instead of hanging in the next collective), gather the packed
     rows (one all_gather) and merge them (:func:`merge_raw`, counts add, :func:`merge_stream`)."""
@@ -170,6 +184,8 @@ def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], key
         raise RuntimeError("il.watch under DDP: the ranks are out of step at a flush (per rank, "
                            + "; ".join(bad) + "). Flushes are collectives: every rank must record the same "
                            "steps and call w.step(), w.flush() and close() at the same points.")
+    if checked is not None:  # collectives that need the ranks in step (batch-free δ's)
+        checked(local)
     names = ("data", "n", "in_n", "batch", "counts", "stream")
     flat = np.concatenate([np.asarray(local[k], np.float64).reshape(-1) for k in names])
     if flat.size == 0:
@@ -180,9 +196,13 @@ def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], key
         size = local[k].size
         parts[k] = g[:, o:o + size].reshape((dist.world,) + local[k].shape)
         o += size
-    return {**local, "data": merge_raw(parts["data"], parts["n"], keys, mark),
-            "n": parts["n"].sum(0), "in_n": parts["in_n"].sum(0), "batch": parts["batch"].sum(0),
-            "counts": parts["counts"].sum(0), "stream": merge_stream(parts["stream"])}
+    free = list(free)  # batch-free columns: one copy's counts, not W
+    added = {}
+    for k in ("n", "in_n", "counts"):
+        added[k] = parts[k].sum(0)
+        added[k][:, free] = parts[k][0][:, free]
+    return {**local, "data": merge_raw(parts["data"], parts["n"], keys, mark, free), **added,
+            "batch": parts["batch"].sum(0), "stream": merge_stream(parts["stream"])}
 
 
 class ExtendedSync:
@@ -197,12 +217,61 @@ class ExtendedSync:
 
     def __init__(self, dist: Dist):
         self.dist = dist
+        self.free: set | None = None  # the batch-free slots, fixed at the first backward
+        self.pending: list[tuple[int, list[tuple[Any, Tensor]]]] = []  # (row, its batch-free δ's) until the flush
+        self.pending_bytes = 0
         self.clear()
 
     def clear(self) -> None:
         self.hist: list[tuple[Any, Tensor, Tensor, Tensor]] = []
         self.dead: list[tuple[Any, Tensor]] = []
         self.distinct: list[tuple[Any, Tensor]] = []
+        self.deltas: list[tuple[Any, Tensor]] = []
+
+    def batch_free(self, meta: dict) -> set:
+        """The slots whose output has no batch dimension (leading dimension 1, ≥ 2-d, while other outputs
+        have a larger one: position embeddings (1, T, H)). They are the same on every rank, and their δ
+        is the mean of the ranks' δ tensors, not their concatenation. Decided once, at the first backward
+        (``meta``: slot → (entries, leading dim, units)), so that every rank defers the same δ's on every
+        recorded step even when a rank's later batch has one example."""
+        if self.free is None:
+            lead = max((m[1] for m in meta.values()), default=1)
+            self.free = {sl for sl, m in meta.items() if m[1] == 1 and m[0] != m[2]} if lead > 1 else set()
+        return self.free
+
+    def defer_delta(self, slot: Any, g: Tensor) -> None:
+        self.deltas.append((slot, g.detach().to(torch.promote_types(g.dtype, torch.float32), copy=True)))
+
+    def keep_deltas(self, row: int) -> None:
+        """The step just recorded as ``row``: keep its batch-free δ's on the device until the flush."""
+        if self.deltas:
+            self.pending.append((row, self.deltas))
+            self.pending_bytes += sum(g.numel() * g.element_size() for _, g in self.deltas)
+        self.deltas = []
+
+    @property
+    def pending_numel(self) -> int:
+        return sum(g.numel() for _, ds in self.pending for _, g in ds)
+
+    def merge_deltas(self, data: np.ndarray, col: dict, index: dict) -> None:
+        """At the flush (every rank, after the header check): one all_reduce of the kept batch-free δ's,
+        averaged over the ranks (the δ of (1/W) Σ_r L_r), reduced in float64 on the host into ``data``
+        (R, L, K: columns ``col[slot]``, statistics ``index``) as (gshift, gsum, gsq)."""
+        if not self.pending:
+            return
+        import torch.distributed as tdist
+
+        flat = torch.cat([g.reshape(-1).to(torch.float64) for _, ds in self.pending for _, g in ds]).to(self.dist.device)
+        tdist.all_reduce(flat)
+        v = flat.cpu().numpy() / self.dist.world
+        o = 0
+        for row, ds in self.pending:
+            for slot, g in ds:
+                d = v[o:o + g.numel()]
+                o += g.numel()
+                c = float(np.float32(d[0]))  # (a float32 shift, as the hooks record)
+                data[row, col[slot], [index["gshift"], index["gsum"], index["gsq"]]] = (c, (d - c).sum(), ((d - c) ** 2).sum())
+        self.pending, self.pending_bytes = [], 0
 
     def defer_histogram(self, slot: Any, y: Tensor, lo: Tensor, hi: Tensor) -> None:
         self.hist.append((slot, y.clone(), lo, hi))
@@ -233,4 +302,4 @@ class ExtendedSync:
             rec.vals.append(S.count_distinct(g[:, o:o + v.numel()].sum(0)).to(v.device))
             rec.keys.append(rec.slot_keys(slot)["distinct"])
             o += v.numel()
-        self.clear()
+        self.hist, self.dead, self.distinct = [], [], []  # (the step's batch-free δ's stay for keep_deltas)

@@ -383,6 +383,9 @@ class Recorder:
             if scale is not None:  # a copy: the scaler updates its tensor in place after the step
                 self.vals.append(scale.detach().to(torch.float32, copy=True).reshape(()))
                 self.keys.append(kt["gscale"])
+        if self.shared is not None and slot in self.shared.batch_free(self.meta):
+            self.shared.defer_delta(slot, g)  # DDP: averaged over the ranks at the step
+            return
         if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)
             self.vals += (g.abs().sum(), g.std(correction=0) if g.numel() > 1 else g.new_zeros(()))

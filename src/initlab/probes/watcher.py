@@ -99,6 +99,7 @@ _RAW = ("shift", "sum", "sq", "l1", "gshift", "gsum", "gsq", "min", "max", "zero
 _RI = {k: i for i, k in enumerate(_RAW)}
 CHUNK_ROWS = 128  # the device buffer grows by chunks of at most this many rows
 SHIFT_RATIO = 10.0  # a layer whose |mean| ≤ this · std (at a plan) skips the shift until the next plan
+DELTA_BYTES = 64 << 20  # DDP: a flush comes early once the kept δ's of batch-free outputs pass this
 SHIFT_PLAN_EVERY = 16  # the shift is planned from the first recorded row, every this many rows, each flush
 _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the host rows
 _SUMS = {"shift": 0, "sum": 1, "sq": 2, "gshift": 0, "gsum": 1, "gsq": 2}
@@ -278,7 +279,10 @@ class Watcher(HTMLReportMixin):
         row = self._rows.add(s, vals, keys, cols, rec.meta, rec.input_numel, rec.meta[rec.slots[0]][1],
                              rec.hists if extended else None)
         self._plan_from(row, keys, rec.meta)
-        if len(self._rows) >= self.flush_every:
+        shared = rec.shared
+        if shared is not None:  # DDP: batch-free δ's wait for the flush (which comes sooner past DELTA_BYTES)
+            shared.keep_deltas(len(self._rows) - 1)
+        if len(self._rows) >= self.flush_every or (shared is not None and shared.pending_bytes > DELTA_BYTES):
             self.flush()
 
     def _plan_from(self, row: Tensor, keys: list, meta: Mapping) -> None:
@@ -329,9 +333,13 @@ class Watcher(HTMLReportMixin):
         p = self._take()
         p["ssteps"], p["stream"] = self._stream.take()
         steps = p["steps"]
+        shared = self._rec.shared
         header = (len(steps), len(self._cols), len(p["hsteps"]), len(p["ssteps"]), p["stream"].shape[2],
-                  steps[0] if len(steps) else -1, steps[-1] if len(steps) else -1, D.fingerprint(self.store.labels))
-        p = D.combine(self._dist, p, header, _RAW, _NAN_MARK)
+                  steps[0] if len(steps) else -1, steps[-1] if len(steps) else -1, D.fingerprint(self.store.labels),
+                  shared.pending_numel)
+        free = sorted(self._cols[sl] for sl in shared.free or () if sl in self._cols)
+        p = D.combine(self._dist, p, header, _RAW, _NAN_MARK, free,
+                      checked=lambda q: shared.merge_deltas(q["data"], self._cols, _RI))
         if len(p["ssteps"]):
             self._stream.append(p["ssteps"], p["stream"])
         if len(steps):
