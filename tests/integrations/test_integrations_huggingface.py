@@ -92,3 +92,29 @@ def test_callback_defaults_are_watchs():
     got = pyinspect.signature(InitlabCallback.__init__).parameters
     for k in ("every", "hist_every", "flush_every", "bins"):
         assert got[k].default == want[k].default, k
+
+
+def test_attached_callback_divides_delta_by_the_accelerators_grad_scaler(tmp_path):
+    """The Trainer's backward goes through its accelerator, which scales the loss by its GradScaler (fp16;
+    set here by hand: the CPU Trainer has none). The attached callback records δ of the unscaled loss:
+    equal to the δ of a run without a scaler, where a callback given to the Trainer directly (no
+    scaler in sight) records it scaled."""
+    def run(scaled: bool, attach: bool):
+        model = _model()
+        args = transformers.TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=N, max_steps=1,
+                                              report_to=[], use_cpu=True, save_strategy="no", learning_rate=1e-3,
+                                              disable_tqdm=True, seed=0)
+        cb = InitlabCallback(every=1, hist_every=None, findings="never", save=False)
+        trainer = transformers.Trainer(model=model, args=args, train_dataset=Synthetic(),
+                                       callbacks=None if attach else [cb])
+        if attach:
+            cb.attach(trainer)
+        if scaled:
+            trainer.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)
+        trainer.train()
+        return cb.watcher.arrays()
+
+    plain, scaled, unseen = run(False, True), run(True, True), run(True, False)
+    j = list(plain["layers"]).index("classifier")
+    assert scaled["grad_norm"][0, j] == pytest.approx(plain["grad_norm"][0, j], rel=1e-4)
+    assert unseen["grad_norm"][0, j] == pytest.approx(2.0 ** 12 * plain["grad_norm"][0, j], rel=1e-4)

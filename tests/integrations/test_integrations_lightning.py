@@ -152,3 +152,31 @@ def test_callback_defaults_are_watchs():
     got = pyinspect.signature(InitlabCallback.__init__).parameters
     for k in ("every", "hist_every", "flush_every", "bins"):
         assert got[k].default == want[k].default, k
+
+
+def test_float16_mixed_precision_records_the_unscaled_delta(tmp_path):
+    """A ``16-mixed`` plugin with a GradScaler whose scale doubles every step (2¹⁰, 2¹¹, 2¹²): the
+    callback's δ statistics equal those of the scaled δ seen by a hook of our own divided by that
+    step's scale, and the outputs were float16."""
+    from lightning.pytorch.plugins import MixedPrecision
+
+    model = Tiny()
+    seen: list[dict] = []
+
+    def fwd(m, inp, out):
+        seen.append({"dtype": out.dtype})
+        out.register_hook(lambda g: seen[-1].__setitem__("g", g.detach().double()))
+
+    h = model.net[0].register_forward_hook(fwd)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10, growth_interval=1)
+    cb = InitlabCallback(every=1, hist_every=None, findings="never", save=False)
+    trainer = L.Trainer(max_steps=3, accelerator="cpu", devices=1, callbacks=[cb], logger=False,
+                        plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)],
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(model, _data())
+    h.remove()
+    assert scaler.get_scale() == 2.0 ** 13 and [d["dtype"] for d in seen] == [torch.float16] * 3
+    a = cb.watcher.arrays()
+    gs = [d["g"] / 2.0 ** (10 + i) for i, d in enumerate(seen)]
+    np.testing.assert_allclose(a["grad_norm"][:, 0], [g.norm().item() for g in gs], rtol=1e-5)
+    np.testing.assert_allclose(a["grad_std"][:, 0], [g.std(unbiased=False).item() for g in gs], rtol=1e-5)

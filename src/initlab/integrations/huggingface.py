@@ -23,7 +23,10 @@ process's loss by the world size W, which makes (1/W)·Σ_r L_r the one-process 
 loss divides by the global ``num_items_in_batch`` (causal LM heads); for a model whose ``forward`` takes
 ``**kwargs`` but whose loss is its own local mean (``BertForSequenceClassification`` in transformers 5)
 the Trainer descends W × the one-process loss, and the δ and weight-gradient statistics are W × a
-one-process run's.
+one-process run's. Under ``fp16`` the δ statistics are those of the unscaled loss when the callback
+was added with :meth:`InitlabCallback.attach` (it then hands the accelerator's GradScaler to
+``watch(..., grad_scaler=)``); added through ``callbacks=[...]`` it cannot see the scaler, and δ
+carries the loss scale.
 """
 from __future__ import annotations
 
@@ -84,10 +87,12 @@ class _Mixin:
         self.findings: list[Any] = []
         self.path: str | None = None
         self._nonfinite_reported = False
+        self._trainer: Any = None
 
     def attach(self, trainer: Any) -> "_Mixin":
         """Add this callback to ``trainer`` first, so the ``report_to`` integrations log its values."""
         trainer.callback_handler.callbacks.insert(0, self)
+        self._trainer = trainer  # (its accelerator's GradScaler, under fp16)
         return self
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
@@ -98,7 +103,8 @@ class _Mixin:
         # merge over the processes exactly when the Trainer trains data-parallel (not whenever a process
         # group happens to be initialized: without torchrun's environment the Trainer trains alone)
         self.watcher = watch(model, every=self.every, hist_every=self.hist_every, flush_every=self.flush_every,
-                             bins=self.bins, update_ratio=self.update_ratio, distributed=args.world_size > 1)
+                             bins=self.bins, update_ratio=self.update_ratio, distributed=args.world_size > 1,
+                             grad_scaler=getattr(getattr(self._trainer, "accelerator", None), "scaler", None))
         self.watcher.__enter__()
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:

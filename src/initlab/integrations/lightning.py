@@ -23,8 +23,9 @@ advanced, so the recorded step ``s`` is the ``s``-th optimizer step (0-based; ``
 after it). With ``accumulate_grad_batches = A > 1`` each module runs A times per step and its
 micro-batches are recorded as separate calls (layers ``name``, ``name#1``, …, ``name#{A-1}``); Lightning
 divides the loss by A, so their δ statistics are 1/A of an unaccumulated run's. Under ``16-mixed`` the
-δ statistics (``grad_norm``, ``grad_std``) carry the GradScaler's scale (the weight-gradient norms do
-not); ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
+δ statistics (``grad_norm``, ``grad_std``) are those of the unscaled loss: the callback hands the
+precision plugin's GradScaler to :func:`initlab.watch` (``grad_scaler=``), which divides each step's δ
+by the scale its backward used; ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
 ``trainer.log_every_n_steps`` steps (and at the end). Under DDP (``trainer.world_size > 1``; a process
 group initialized around a one-process Trainer is not merged over) the ranks' records are merged into
 those of the global batch (:mod:`initlab.probes.distributed`; δ statistics are those of the loss DDP
@@ -101,7 +102,8 @@ class _Mixin:
 
         self.watcher = watch(pl_module, every=self.every, hist_every=self.hist_every, flush_every=self.flush_every,
                              bins=self.bins, update_ratio=self.update_ratio,
-                             distributed=trainer.world_size > 1)  # the Trainer's processes, not any process group
+                             distributed=trainer.world_size > 1,  # the Trainer's processes, not any process group
+                             grad_scaler=getattr(trainer.precision_plugin, "scaler", None))  # 16-mixed
         self.watcher.__enter__()
         self._last_global = trainer.global_step
 
