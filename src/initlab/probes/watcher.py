@@ -53,6 +53,10 @@ gets its residual stream on the recorded steps (:class:`~initlab.probes.stream.S
 :meth:`Watcher.findings` adds ``residual_growth`` read from the last recorded step. Attention entropy
 and the stream gradient stay ``inspect``-only.
 
+Under float16 AMP pass the loop's ``torch.amp.GradScaler`` (``grad_scaler=``): δ statistics are then
+those of the unscaled loss (the scale each backward used is copied on the device at its first δ and
+divided out at the flush).
+
 Under DDP (``torch.distributed`` initialized, world size W > 1; ``distributed=`` overrides) the records
 are those of one process over the global batch, merged by :mod:`initlab.probes.distributed` (δ of the
 loss (1/W)·Σ_r L_r that DDP descends). Flushes and extended steps are collectives: ``w.step()``,
