@@ -166,6 +166,7 @@ class Watcher(HTMLReportMixin):
         self._rows = RowStore(_RAW, self.bins, min(self.flush_every, CHUNK_ROWS))  # until the next flush
         self._planned = 0  # rows recorded since the last shift plan
         self._plan_read: tuple | None = None  # a plan's row on its way to the host (CUDA)
+        self._plan_host: Tensor | None = None  # its pinned host buffer
         self._stream = StreamRecorder(model, gate=self._rec.recording) if model is not None else None
         self._stream_loaded: dict[str, np.ndarray] = {}  # a loaded Watcher's stream arrays
         self._listeners: list[Callable[[dict[str, np.ndarray]], Any]] = []
@@ -304,7 +305,9 @@ class Watcher(HTMLReportMixin):
         if row.device.type == "cpu":  # reading host memory waits for nothing
             self._plan_row(row.numpy(), keys, meta)
         elif row.device.type == "cuda" and self._plan_read is None:
-            host = torch.empty(row.shape, dtype=row.dtype, pin_memory=True)
+            if self._plan_host is None or self._plan_host.numel() < row.numel():  # pinned once, reused
+                self._plan_host = torch.empty(2 * row.numel(), dtype=row.dtype, pin_memory=True)
+            host = self._plan_host[:row.numel()]
             host.copy_(row, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
