@@ -20,6 +20,8 @@ modes
               (t_core + Δ_ext / 50) / t_plain, with Δ_ext = the measured extra time of an extended
               step (fastest extended − fastest core step), from a watcher with ``hist_every=4`` (same code path; a 50-step period would need
               50-step blocks). ``hist/4`` shows that watcher's raw ratio.
+  floor       hooks doing only what exact core statistics cannot skip: one ``sum`` and one ``dot`` per
+              output and per δ (nothing else, nothing read back); opt-in through ``--modes``
   inactive    ``watch(every=10**9, hist_every=None)`` after its one recorded step: hooks installed, nothing
               recorded (what the steps between recorded ones cost); opt-in through ``--modes``
   default     ``watch(model)`` with its default arguments, measured directly: its blocks span a whole
@@ -110,6 +112,25 @@ class Naive:
         self.log.clear()
 
 
+class Floor(Naive):
+    """The least any exact in-hook method pays: for every output and every δ of the modules ``watch``
+    probes here (Linear, Conv2d, ReLU), one ``sum`` and one ``dot`` on the device, nothing read back,
+    nothing else (no parameter statistics, no bookkeeping)."""
+
+    def _fwd(self, module, args, y) -> None:
+        v = y.detach().reshape(-1)
+        self.log += [v.sum(), torch.dot(v, v)]
+        if y.requires_grad:
+            y.register_hook(self._bwd)
+
+    def _bwd(self, g) -> None:
+        v = g.reshape(-1)
+        self.log += [v.sum(), torch.dot(v, v)]
+
+    def step(self) -> None:
+        self.log.clear()
+
+
 class Plain:
     def __enter__(self) -> "Plain":
         return self
@@ -144,6 +165,8 @@ def make_modes(base: nn.Module, names=MODES) -> dict[str, tuple[nn.Module, objec
             ctx: object = Plain()
         elif name == "naive":
             ctx = Naive(m)
+        elif name == "floor":
+            ctx = Floor(m)
         elif name == "every=1":
             ctx = il.watch(m, every=1, hist_every=None, flush_every=100)
         elif name == "every=16":
@@ -155,7 +178,7 @@ def make_modes(base: nn.Module, names=MODES) -> dict[str, tuple[nn.Module, objec
         elif name == "inactive":
             ctx = il.watch(m, every=10**9, hist_every=None, flush_every=100)
         else:
-            raise SystemExit(f"unknown mode {name!r}; valid: {', '.join((*MODES, 'inactive'))}")
+            raise SystemExit(f"unknown mode {name!r}; valid: {', '.join((*MODES, 'inactive', 'floor'))}")
         modes[name] = (m, ctx)
     return modes
 
@@ -273,7 +296,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--block", type=int, default=16, help="steps per timed block (a multiple of 16)")
     ap.add_argument("--models", default="mlp,cnn")
-    ap.add_argument("--modes", default=",".join(MODES), help=f"watched modes to time (of {', '.join(MODES)}, inactive)")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help=f"watched modes to time (of {', '.join(MODES)}, inactive, floor)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=112, help="untimed steps per mode (a multiple of 16)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (blocks timed between synchronizations; "
@@ -286,7 +310,7 @@ def main() -> None:
     names = tuple(n for n in a.modes.split(",") if n)
     if a.threads:
         torch.set_num_threads(a.threads)
-    cols = [c for c in ("naive", "every=1", "every=16", "hist/50", "hist/4", "default", "inactive")
+    cols = [c for c in ("naive", "floor", "every=1", "every=16", "hist/50", "hist/4", "default", "inactive")
             if c in names or (c == "hist/50" and {"every=1", "hist/4"} <= set(names))]
     clock = time.thread_time if a.clock == "cpu" else time.perf_counter
     d = defaults()
