@@ -39,6 +39,7 @@ transformers = pytest.importorskip("transformers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from initlab.integrations.huggingface import FILENAME, InitlabCallback  # noqa: E402
+from ddp_testlib import BACKWARD, FORWARD, rel as _rel  # noqa: E402
 
 WORLD, B, STEPS, T = 2, 8, 4, 12  # per-process batch 8, global batch 16 = the data set, 4 steps, 12 tokens
 N = WORLD * B
@@ -119,15 +120,6 @@ def runs(tmp_path_factory):
     return out, ranks, ref_cb.watcher.arrays(), ref_seen
 
 
-def _rel(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float = 0.0) -> float:
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(b)
-    return float((np.abs(a - b)[ok] / np.maximum(np.abs(b), scale)[ok].clip(1e-300)).max()) if ok.any() else 0.0
-
-
-FORWARD = ("std", "abs_mean", "min", "max", "zero_fraction", "positive_fraction", "saturated_fraction",
-           "dead_fraction", "distinct_units", "input_positive_fraction")
-BACKWARD = ("grad_norm", "grad_std", "weight_grad_norm", "bias_grad_norm", "update_ratio", "sign_coherence")
 DELTA = ("grad_norm", "grad_std")  # the statistics of δ = ∂L/∂output
 # BERT adds one (1, T, H) position embedding to every example: an output without the batch dimension,
 # the same on every rank, whose global δ is the ELEMENTWISE mean of the ranks' δ (each a sum over its

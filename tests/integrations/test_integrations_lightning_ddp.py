@@ -33,6 +33,7 @@ L = pytest.importorskip("lightning")
 from lightning.pytorch.loggers import Logger  # noqa: E402
 
 from initlab.integrations.lightning import FILENAME, InitlabCallback  # noqa: E402
+from ddp_testlib import BACKWARD, FORWARD, rel as _rel  # noqa: E402
 
 WORLD, B, STEPS, N = 2, 8, 6, 96  # per-rank batch 8, global batch 16, 6 steps: one epoch of 96 examples
 RTOL = 1e-6
@@ -147,15 +148,6 @@ def runs(tmp_path_factory):
     return out, ranks, glob, ref_cb.watcher.arrays(), ref
 
 
-def _rel(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float = 0.0) -> float:
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(b)
-    return float((np.abs(a - b)[ok] / np.maximum(np.abs(b), scale)[ok].clip(1e-300)).max()) if ok.any() else 0.0
-
-
-FORWARD = ("std", "abs_mean", "min", "max", "zero_fraction", "positive_fraction", "saturated_fraction",
-           "dead_fraction", "distinct_units", "input_positive_fraction")
-BACKWARD = ("grad_norm", "grad_std", "weight_grad_norm", "bias_grad_norm", "update_ratio", "sign_coherence")
 
 
 def test_global_batches_are_a_partition_from_lightnings_sampler(runs):

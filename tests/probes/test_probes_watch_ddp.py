@@ -16,6 +16,7 @@ from torch import nn
 
 import initlab as il
 from initlab.probes import distributed as D
+from ddp_testlib import rel as _rel
 
 WORLD, STEPS, SPLIT = 2, 4, (20, 12)  # unequal shards: 20 and 12 examples of a global batch of 32
 RTOL = 1e-6
@@ -126,12 +127,6 @@ def runs(tmp_path_factory):
     with il.watch(model, every=1, hist_every=2, flush_every=3) as w:
         _train(model, w, x, y, _bounds())
     return out, w.arrays()
-
-
-def _rel(a: np.ndarray, b: np.ndarray, scale: np.ndarray | float = 0.0) -> float:
-    assert np.array_equal(np.isnan(a), np.isnan(b))
-    ok = ~np.isnan(b)
-    return float((np.abs(a - b)[ok] / np.maximum(np.abs(b), scale)[ok].clip(1e-300)).max()) if ok.any() else 0.0
 
 
 STATS = ("std", "abs_mean", "min", "max", "zero_fraction", "positive_fraction", "saturated_fraction",
