@@ -1,6 +1,7 @@
 """Step-time overhead of ``InitlabCallback`` inside Lightning (needs ``initlab[lightning]``).
 
     python benchmarks/lightning_overhead.py [--reps 5] [--steps 120] [--threads 2] [--clock wall|cpu]
+                                            [--every N] [--hist-every N|none]
 
 The MLP of benchmarks/overhead.py (10 × Linear(512, 512) + ReLU, batch 256, SGD, cross-entropy) is
 trained by ``lightning.Trainer`` on CPU (no logger, checkpointing, progress bar), with and without the
@@ -36,11 +37,16 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--steps", type=int, default=120)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--every", type=int, default=None, help="the callback's every (default: its default)")
+    p.add_argument("--hist-every", default=None, help="the callback's hist_every: an int or 'none'")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="cpu: time.thread_time (this thread's CPU time; use with --threads 1)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    kw: dict = {} if args.every is None else {"every": args.every}
+    if args.hist_every is not None:
+        kw["hist_every"] = None if args.hist_every.lower() == "none" else int(args.hist_every)
 
     class MLP(L.LightningModule):
         def __init__(self):
@@ -72,7 +78,7 @@ def main() -> None:
 
     def fit(watched: bool) -> float:
         clock = Clock()
-        cbs = [clock] + ([InitlabCallback(save=False, findings="never")] if watched else [])
+        cbs = [clock] + ([InitlabCallback(save=False, findings="never", **kw)] if watched else [])
         trainer = L.Trainer(max_steps=args.steps, accelerator="cpu", devices=1, callbacks=cbs, logger=False,
                             enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
         trainer.fit(MLP(), data)
