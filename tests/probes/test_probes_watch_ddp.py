@@ -243,3 +243,25 @@ def test_not_distributed_costs_nothing():
     assert D.world() is None and D.world(False) is None
     with pytest.raises(ValueError, match="distributed=True needs torch.distributed"):
         D.world(True)
+
+
+def test_batch_free_deltas_are_averaged_and_unscaled_at_the_flush(tmp_path):
+    """ExtendedSync.merge_deltas on a one-process gloo group: a kept δ is reduced in float64 into the
+    row's (gshift, gsum, gsq), divided by the row's AMP loss scale when one was recorded."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1)
+    try:
+        sync = D.ExtendedSync(D.Dist(0, 1, torch.device("cpu")))
+        g = torch.tensor([[3.0, 5.0, 11.0]])
+        sync.defer_delta((0, 0), g)
+        sync.keep_deltas(0)
+        keys = ("gshift", "gsum", "gsq", "gscale")
+        idx = {k: i for i, k in enumerate(keys)}
+        data = np.full((1, 2, len(keys)), np.nan)
+        data[0, 1, idx["gscale"]] = 4.0  # the row's scale, recorded under another layer's column
+        sync.merge_deltas(data, {(0, 0): 0}, idx)
+        d = g.double().numpy().ravel() / 4.0
+        c = d[0]
+        assert data[0, 0, :3].tolist() == pytest.approx([c, (d - c).sum(), ((d - c) ** 2).sum()])
+        assert sync.pending == [] and sync.pending_bytes == 0
+    finally:
+        dist.destroy_process_group()

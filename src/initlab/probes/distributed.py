@@ -255,8 +255,9 @@ class ExtendedSync:
 
     def merge_deltas(self, data: np.ndarray, col: dict, index: dict) -> None:
         """At the flush (every rank, after the header check): one all_reduce of the kept batch-free δ's,
-        averaged over the ranks (the δ of (1/W) Σ_r L_r), reduced in float64 on the host into ``data``
-        (R, L, K: columns ``col[slot]``, statistics ``index``) as (gshift, gsum, gsq)."""
+        averaged over the ranks (the δ of (1/W) Σ_r L_r; divided by the row's ``gscale`` when recorded),
+        reduced in float64 on the host into ``data`` (R, L, K: columns ``col[slot]``, statistics
+        ``index``) as (gshift, gsum, gsq)."""
         if not self.pending:
             return
         import torch.distributed as tdist
@@ -266,8 +267,10 @@ class ExtendedSync:
         v = flat.cpu().numpy() / self.dist.world
         o = 0
         for row, ds in self.pending:
+            scale = data[row, :, index["gscale"]]  # AMP: the row's loss scale (the Watcher's grad_scaler)
+            scale = scale[np.isfinite(scale) & (scale > 0)]
             for slot, g in ds:
-                d = v[o:o + g.numel()]
+                d = v[o:o + g.numel()] / (scale[0] if scale.size else 1.0)
                 o += g.numel()
                 c = float(np.float32(d[0]))  # (a float32 shift, as the hooks record)
                 data[row, col[slot], [index["gshift"], index["gsum"], index["gsq"]]] = (c, (d - c).sum(), ((d - c) ** 2).sum())
