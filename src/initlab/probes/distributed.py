@@ -208,11 +208,13 @@ def combine(dist: Dist, local: dict[str, np.ndarray], header: Sequence[int], key
 class ExtendedSync:
     """DDP, extended steps: what cannot be reduced inside a hook without the other ranks.
 
-    The hooks :meth:`defer` each output (a detached copy, held until ``w.step()``: one activation's
+    The hooks defer (``defer_histogram``, ``defer_dead``, ``defer_distinct``) each output (a detached copy, held until ``w.step()``: one activation's
     memory per probed layer on extended steps), its alive mask and its partial hash; :meth:`finish`
     (at ``w.step()``, on every rank) does one all_gather of (min, max, alive masks, partial hashes),
     bins the kept outputs on the shared range [min over ranks, max over ranks] and adds the merged
-    ``dead``/``distinct`` values to the recorder's row.
+    ``dead``/``distinct`` values to the recorder's row. On every recorded step the δ of batch-free
+    outputs (:meth:`batch_free`) are kept too (:meth:`defer_delta`, :meth:`keep_deltas`) until the
+    flush merges them (:meth:`merge_deltas`).
     """
 
     def __init__(self, dist: Dist):

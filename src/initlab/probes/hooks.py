@@ -254,7 +254,7 @@ class Recorder:
         self._cf = cf
         shape = yd.shape
         nd = len(shape)
-        ud = 0 if nd <= 1 else 1 if nd == 2 or cf else nd - 1
+        ud = S.unit_dim(yd, cf)
         self.meta[slot] = (numel, shape[0] if nd > 1 else 1, shape[ud] if nd else 1)
         vals, keys, acc = self.vals, self.keys, self.acc
         if self.precise:  # one float64 copy; exact two-pass std
@@ -384,7 +384,7 @@ class Recorder:
                 self.vals.append(scale.detach().to(torch.float32, copy=True).reshape(()))
                 self.keys.append(kt["gscale"])
         if self.shared is not None and slot in self.shared.batch_free(self.meta):
-            self.shared.defer_delta(slot, g)  # DDP: averaged over the ranks at the step
+            self.shared.defer_delta(slot, g)  # DDP: averaged over the ranks at the flush
             return
         if self.precise:  # one float64 copy; exact two-pass std and Σ|δ|
             g = g.to(self.acc)

@@ -40,7 +40,7 @@ from torch import Tensor
 from ..activations import RELU_FAMILY, Activation
 
 __all__ = ["core", "grad_core", "sums", "abs_sum", "unit_dim", "minmax", "histogram", "distinct_units",
-           "count_distinct", "projection", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
+           "count_distinct", "projection", "moments", "alive_units", "dead_units", "saturation_bounds", "saturated", "sign_coherence", "derive", "RELU_FAMILY"]
 
 ACC = torch.float32  # accumulation dtype of the watch path (inputs may be half/bfloat16)
 
@@ -54,24 +54,21 @@ def _acc(dtype: torch.dtype, acc: torch.dtype) -> torch.dtype:
     return _ACC_OF.get(dtype, dtype) if acc is ACC else torch.promote_types(dtype, acc)
 
 
-def grad_core(g: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+def grad_core(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor, Tensor]:
     """(c, Σd, Σd²) with d = g − c and c = g's first entry, accumulated in ``dtype`` or wider.
 
     One fused pass computes d (it also widens half/bfloat16 inputs: c has shape (1,), so it takes
     part in type promotion), then one pass each for Σd and Σd² (``dot``). Measured on CPU (131k
-    floats): ``sum`` 3 µs, ``dot`` 8 µs, the subtraction 8 µs. ``shift=False`` skips the subtraction
-    (c = 0), for tensors known to have |mean| ≲ 10·std.
+    floats): ``sum`` 3 µs, ``dot`` 8 µs, the subtraction 8 µs. :func:`sums` skips the subtraction, for
+    tensors known to have |mean| ≲ 10·std.
     """
     v = g.reshape(-1)
     acc = _acc(v.dtype, dtype)
-    if shift:
-        c = v[:1].to(acc)
-        if acc == torch.float64:  # a float32 value: the Watcher's float32 rows keep the shift exact (DDP merges it)
-            c = c.float().to(acc)
-        d = v - c
-        return c.view(()), d.sum(), torch.dot(d, d)
-    d = v if v.dtype is acc else v.to(acc)
-    return _zero(v.device, acc), d.sum(), torch.dot(d, d)
+    c = v[:1].to(acc)
+    if acc == torch.float64:  # a float32 value: the Watcher's float32 rows keep the shift exact (DDP merges it)
+        c = c.float().to(acc)
+    d = v - c
+    return c.view(()), d.sum(), torch.dot(d, d)
 
 
 def sums(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor]:
@@ -83,21 +80,15 @@ def sums(g: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor]:
     return v.sum(), torch.dot(v, v)
 
 
-@lru_cache(maxsize=16)
-def _zero(device: torch.device, dtype: torch.dtype) -> Tensor:
-    """A shared 0-d zero (never written: callers only stack it), made once per device and dtype."""
-    return torch.zeros((), dtype=dtype, device=device)
-
-
 def abs_sum(x: Tensor, dtype: torch.dtype = ACC) -> Tensor:
     """Σ|x| accumulated in ``dtype`` or wider. ``abs().sum()`` (59 µs on 524k floats) is ~4× faster
     than ``vector_norm(x, 1)``."""
     return x.abs().sum(dtype=_acc(x.dtype, dtype))
 
 
-def core(x: Tensor, dtype: torch.dtype = ACC, shift: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def core(x: Tensor, dtype: torch.dtype = ACC) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(c, Σd, Σd², Σ|x|) with d = x − c (see :func:`grad_core`)."""
-    return (*grad_core(x, dtype, shift), abs_sum(x, dtype))
+    return (*grad_core(x, dtype), abs_sum(x, dtype))
 
 
 def unit_dim(x: Tensor, channels_first: bool) -> int:
@@ -225,8 +216,8 @@ def sign_coherence(grad: Tensor) -> Tensor:
     return torch.where(nonzero > 0, frac, torch.full_like(frac, math.nan))
 
 
-def _shifted(c: np.ndarray, s: np.ndarray, sq: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, population variance) from the shifted sums: c + s/n and max(sq/n − (s/n)², 0)."""
+def moments(c: np.ndarray, s: np.ndarray, sq: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, population variance) from the shifted sums of n entries: c + s/n and max(sq/n − (s/n)², 0)."""
     m = s / n
     return c + m, np.maximum(sq / n - m ** 2, 0.0)
 
@@ -245,10 +236,10 @@ def derive(raw: dict[str, np.ndarray], n: np.ndarray, input_n: np.ndarray | None
     get = lambda k: np.asarray(raw.get(k, nan), dtype=np.float64)  # noqa: E731
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         n = np.asarray(n, dtype=np.float64)
-        mean, var = _shifted(get("shift"), get("sum"), get("sq"), n)
+        mean, var = moments(get("shift"), get("sum"), get("sq"), n)
         std = get("std") if "std" in raw else np.sqrt(var)
         std = np.where(np.isfinite(mean), std, np.nan)
-        gmean, gvar = _shifted(get("gshift"), get("gsum"), get("gsq"), n)
+        gmean, gvar = moments(get("gshift"), get("gsum"), get("gsq"), n)
         gstd = get("gstd") if "gstd" in raw else np.sqrt(gvar)
         out = {
             "mean": mean, "std": std, "abs_mean": get("l1") / n,

@@ -87,7 +87,7 @@ from .records import LayerStats
 from .tensorboard import DEFAULT_STATS, write as tb_write
 from .stream import STREAM_KEYS, StreamRecorder, block_stats
 from .transformer_findings import diagnose_transformer
-from .stats import derive, sign_coherence
+from .stats import derive, moments
 
 __all__ = ["watch", "Watcher", "StepRecord", "STATS", "FORMAT_VERSION", "DEFAULT_EVERY", "DEFAULT_HIST_EVERY"]
 
@@ -109,11 +109,11 @@ _NAN_MARK = float(torch.finfo(torch.float32).min)  # a recorded NaN in the host 
 _SUMS = {"shift": 0, "sum": 1, "sq": 2, "gshift": 0, "gsum": 1, "gsq": 2}
 
 
-def _moderate(c: float, s: float, q: float, n: int) -> bool:
-    """|mean| ≤ SHIFT_RATIO·std for the sums (c, Σ(x − c), Σ(x − c)²) of n entries (NaN/inf: False)."""
-    m = s / n
-    var = q / n - m * m
-    return 0 <= var < math.inf and abs(c + m) <= SHIFT_RATIO * math.sqrt(var)
+def _moderate(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """|mean| ≤ SHIFT_RATIO·std (NaN/inf: False): then mean²/var ≤ 100 and float32 keeps ≥ 5 digits of
+    the variance without the shift."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(mean) <= SHIFT_RATIO * std
 
 
 def _loss_scale(scaler: Any) -> Tensor | None:
@@ -317,13 +317,16 @@ class Watcher(HTMLReportMixin):
         """Which sums skip the shift from now on: those (outputs, δ) of the row's layers whose
         |mean| ≤ ``SHIFT_RATIO``·std (then mean²/var ≤ 100 and float32 keeps ≥ 5 digits of the
         variance); the others are shifted."""
-        sums: dict[Any, list[float]] = {}
+        sums: dict[Any, list[float]] = {}  # slot (outputs) or (slot, "g") (δ) → (c, Σ(x − c), Σ(x − c)²)
         for x, (sl, k) in zip(v.tolist(), keys):
             j = _SUMS.get(k)
             if j is not None:
                 sums.setdefault((sl, "g") if k[0] == "g" else sl, [0.0, math.nan, math.nan])[j] = x
-        self._rec.unshifted = {key for key, (c, t, q) in sums.items()
-                               if _moderate(c, t, q, meta[key[0] if isinstance(key[1], str) else key][0])}
+        names = list(sums)
+        c, t, q = np.array([sums[k] for k in names], np.float64).reshape(-1, 3).T
+        n = np.array([meta[k[0] if k[1] == "g" else k][0] for k in names], np.float64)
+        mean, var = moments(c, t, q, n)
+        self._rec.unshifted = {k for k, ok in zip(names, _moderate(mean, np.sqrt(var))) if ok}
 
     # --- host side --------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -403,15 +406,12 @@ class Watcher(HTMLReportMixin):
                 fn(new)
 
     def _plan_shifts(self, st: Mapping[str, np.ndarray]) -> None:
-        """Which sums skip the shift until the next flush: those of layers (outputs, δ) whose
-        |mean| ≤ ``SHIFT_RATIO``·std on every row just flushed (then mean²/var ≤ 100 and float32 keeps
-        ≥ 5 digits of the variance). Everything starts shifted; a drift shows at the next flush, where
-        an unshifted variance that lost its digits reads as |mean|/std ≳ 10³ and turns the shift on."""
+        """Which sums skip the shift until the next plan: those of layers (outputs, δ) that are
+        :func:`_moderate` on every row just flushed (a drift shows here, where an unshifted variance that
+        lost its digits reads as |mean|/std ≳ 10³ and turns the shift on)."""
         def moderate(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
             rec = ~np.isnan(mean)
-            with np.errstate(invalid="ignore"):
-                ok = np.abs(mean) <= SHIFT_RATIO * std  # NaN/inf → False
-            return (ok | ~rec).all(axis=0) & rec.any(axis=0)
+            return (_moderate(mean, std) | ~rec).all(axis=0) & rec.any(axis=0)
 
         fwd, bwd = moderate(st["mean"], st["std"]), moderate(st["grad_mean"], st["grad_std"])
         self._rec.unshifted = ({sl for sl, c in self._cols.items() if fwd[c]}
