@@ -19,9 +19,10 @@ logits act as a large output learning rate) and Adam's per-parameter steps absor
 batch — not whether it trains; and a fraction of the loss is no measure of "clearly" for a loss that
 starts at ln V and falls by tenths of a nat. Held-out data asks whether the model learns the task; the
 draws and batch orders ask whether the difference is larger than what another draw of the fix would give.
-``--null`` measures that: each healthy model against 3 other draws of itself, where nothing is to fix (an
-order-only rank test — fixed = one draw — called 3 of those 6 pairs "better": two draws of one healthy
-init train to consistently different losses, which is why the fix's draws vary too).
+``--null`` measures that: each healthy model against 3 other draws of itself, where nothing is to fix.
+The check's rule calls 0 of those 6 pairs "better"; a first version (an order-only rank test, fixed = one
+draw) called 3 of 6 "better": two draws of one healthy init train to consistently different losses,
+which is why the fix's draws vary too.
 k = 90 was chosen with :func:`choose_k` on the tune split's *healthy* models alone (``--choose-k``): the
 smallest multiple of 10 at which every one of them lowers its held-out loss by ≥ 20 % (GPT-2 needs 90,
 BERT 30, the encoder 20, the MLPs and the CNN 10–30) — the same rule as the former k, before any broken
@@ -316,27 +317,15 @@ def null_check(v: dict, steps: int = STEPS, seeds: int = SEEDS) -> int:
 def choose_k(v: dict, max_steps: int = 300, drop: float = 0.2, every: int = 10) -> int:
     """The training check's k, from the *healthy* cases alone: the smallest multiple of ``every`` at which
     every healthy model's held-out loss (seed 0, the check's optimizer) is ≤ (1 − drop) × its start."""
-    from initlab.diagnosis.check import HELDOUT_SEED, loss_of
-    from initlab.structure import call
+    from initlab.diagnosis.check import HELDOUT_SEED, heldout_curve
 
     need = 0
     for c in (c for c in CASES if c.cause is None):
         model, data = c.build(v)
         held = data(torch.Generator().manual_seed(HELDOUT_SEED))
-        opt, g, curve = torch.optim.Adam(model.parameters(), lr=c.lr), torch.Generator().manual_seed(0), []
-        for i in range(max_steps + 1):
-            if i % every == 0:
-                model.eval()
-                with torch.no_grad():
-                    curve.append(float(loss_of(call(model, held[0]), held[1], None)))
-                model.train()
-                if curve[-1] <= (1 - drop) * curve[0] or i == max_steps:
-                    break
-            x, y = data(g)
-            opt.zero_grad()
-            loss_of(call(model, x), y, None).backward()
-            opt.step()
-        k = i if curve[-1] <= (1 - drop) * curve[0] else math.inf
+        curve = heldout_curve(model, data, 0, max_steps, None, lambda p, lr=c.lr: torch.optim.Adam(p, lr=lr), held,
+                              every=every, until=lambda cv: cv[-1] <= (1 - drop) * cv[0])
+        k = every * (len(curve) - 1) if curve[-1] <= (1 - drop) * curve[0] else math.inf
         print(f"{c.name:28s} held-out loss every {every} steps: {[round(x, 3) for x in curve]} -> k = {k}", flush=True)
         need = max(need, k)
     return need
@@ -356,13 +345,17 @@ def _per_kind(rows: list[dict]) -> dict[str, list[str]]:
     return out
 
 
-def _summary(rows: list[dict]) -> tuple[str, str, str]:
+def _summary(rows: list[dict]) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """(passed, of) for: healthy without warning, broken with the cause on top, il.fix trains better."""
     healthy = [r for r in rows if r["cause"] == "healthy"]
     broken = [r for r in rows if r["cause"] != "healthy"]
     fixes = [r for r in rows if r["fixed"] is not None]
-    pct = lambda a, b: f"{a}/{b} ({100 * a / b:.0f} %)" if b else "-"  # noqa: E731
-    return (f"{sum(r['ok'] for r in healthy)}/{len(healthy)}", pct(sum(r["ok"] for r in broken), len(broken)),
-            pct(sum(r["fixed"] for r in fixes), len(fixes)))
+    return ((sum(r["ok"] for r in healthy), len(healthy)), (sum(r["ok"] for r in broken), len(broken)),
+            (sum(bool(r["fixed"]) for r in fixes), len(fixes)))
+
+
+def _ratio(a: int, b: int, pct: bool = False) -> str:
+    return "-" if not b else f"{a}/{b}" + (f" ({100 * a / b:.0f} %)" if pct else "")
 
 
 def score(rows: list[dict]) -> str:
@@ -370,9 +363,8 @@ def score(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|"]
     lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in _per_kind(rows).items()]
     h, b, f = _summary(rows)
-    fixes = any(r["fixed"] is not None for r in rows)
-    lines += ["", f"healthy without warning: {h}; broken with the cause on top: {b.split(' (')[0]}"
-              + (f"; il.fix trains better: {f.split(' (')[0]}" if fixes else "")]
+    lines += ["", f"healthy without warning: {_ratio(*h)}; broken with the cause on top: {_ratio(*b)}"
+              + (f"; il.fix trains better: {_ratio(*f)}" if f[1] else "")]
     return "\n".join(lines)
 
 
@@ -387,7 +379,7 @@ def readme_table(by_split: dict[str, list[dict]]) -> str:
     out += ["", f"| | tune ({nt} models) | held-out ({nh} models) |", "|---|---|---|"]
     for i, what in enumerate(("healthy without any warning", "broken with the cause on top, right layer (recall)",
                               "`il.fix` trains better (held-out check)")):
-        out.append(f"| {what} | {st[i]} | {sh[i]} |")
+        out.append(f"| {what} | {_ratio(*st[i], pct=i > 0)} | {_ratio(*sh[i], pct=i > 0)} |")
     return "\n".join(out)
 
 

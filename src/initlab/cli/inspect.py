@@ -18,10 +18,11 @@ import argparse
 import importlib
 import importlib.util
 import json
-import math
 import os
 import sys
 from typing import Any
+
+from ..formats import finite_or_none
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,17 +103,6 @@ def _load_batch(path: str) -> tuple[Any, Any]:
                      f"'inputs'/'x' (and 'targets'/'y'); got {type(obj).__name__}")
 
 
-def _strict(obj: Any) -> Any:
-    """Non-finite floats → None, so the JSON is standard."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    return obj
-
-
 def _random_target_loss(kind: str, seed: int) -> Any:
     """``loss_fn(y)`` for ``--loss ce|mse`` without batch targets: random targets from a private generator."""
     import torch
@@ -165,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         ins.loss_kind = f"{args.loss}, random targets"
     findings = ins.findings()
     if args.json:
-        print(json.dumps(_strict(ins.to_dict()), indent=2))
+        print(json.dumps(finite_or_none(ins.to_dict()), indent=2))
         return 0
     print(ins.table())
     if args.caffe:

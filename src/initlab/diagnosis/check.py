@@ -17,9 +17,10 @@ and each is then scored on one held-out batch that neither trained on. With
 Every fixed run ends below every broken run, by more than the fixed runs' own spread (the variation that
 the fix's random draw and the batch order alone produce), and the fixed model's held-out loss fell (it
 learned something that generalizes). Why the spread and not just "below": two draws of one healthy
-initialization train to consistently different losses (the benchmark's ``--null`` check: each healthy
-model against other draws of itself, 3 of 6 pairs "separated" by the order-only rank test), so a
-difference only counts when it is larger than what another draw of the fix would give. For S draws of
+initialization train to consistently different losses (the benchmark's ``--null`` check, each healthy
+model against other draws of itself: a first version of this check, which varied only the batch order
+and compared ranks, called 3 of 6 pairs "separated"; this rule calls 0 of 6), so a difference only
+counts when it is larger than what another draw of the fix would give. For S draws of
 one distribution and one more draw y, y − max X > range X has probability of a few per cent (Gaussian,
 S = 3). A fixed fraction of the loss is no measure of "clearly" for a loss that starts at ln V and falls
 by tenths of a nat. The held-out batch is why this measures training and not memorization: a model that
@@ -61,7 +62,7 @@ from torch import Tensor, nn
 from ..probes.output import model_output
 from ..structure import call
 
-__all__ = ["train_losses", "heldout_check", "HeldoutCheck", "HELDOUT_SEED"]
+__all__ = ["train_losses", "heldout_check", "HeldoutCheck", "HELDOUT_SEED", "loss_of", "heldout_curve"]
 
 HELDOUT_SEED = 2**31 - 1  # the held-out batch's generator seed when none is given (the training seeds are 0..S-1)
 Optimizer = Callable[[Any], torch.optim.Optimizer]
@@ -114,26 +115,34 @@ def _eval(model: nn.Module, batch: tuple[Any, Any], loss_fn: Any) -> float:
     return float(loss) if loss is not None else math.nan
 
 
-def _train_on_data(model: nn.Module, data: Callable[[torch.Generator], tuple[Any, Any]], seed: int, steps: int,
-                   loss_fn: Any, optimizer: Optimizer | None, heldout: tuple[Any, Any]) -> float:
-    """Held-out loss after ``steps`` steps on batches ``data(G)``, G seeded ``seed`` (dropout too, without
-    touching the caller's global RNG); NaN/Inf once the training loss is not finite."""
+def heldout_curve(model: nn.Module, data: Callable[[torch.Generator], tuple[Any, Any]], seed: int, steps: int,
+                  loss_fn: Any, optimizer: Optimizer | None, heldout: tuple[Any, Any], every: int | None = None,
+                  until: Callable[[list[float]], bool] | None = None) -> list[float]:
+    """Held-out losses while training on batches ``data(G)``, G seeded ``seed`` (dropout too, without
+    touching the caller's global RNG): after ``steps`` steps (``every`` None), or at steps 0, every,
+    2·every, … ≤ ``steps``, stopping early once ``until(curve)``; ``inf`` once the training loss is not
+    finite."""
     gen = torch.Generator().manual_seed(seed)
     opt = (optimizer or _adam)(model.parameters())
+    curve: list[float] = []
     model.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        for _ in range(steps):
+        for i in range(steps + 1):
+            if (every is not None and i % every == 0) or i == steps:
+                curve.append(_eval(model, heldout, loss_fn))
+                if i == steps or (until is not None and until(curve)):
+                    break
             x, y = data(gen)
             opt.zero_grad()
             loss = loss_of(call(model, x), y, loss_fn)
             if loss is None:
                 raise ValueError("the training check found no loss: give targets, a loss_fn, or inputs with labels")
             if not math.isfinite(float(loss.detach())):
-                return math.inf
+                return curve + [math.inf]
             loss.backward()
             opt.step()
-    return _eval(model, heldout, loss_fn)
+    return curve
 
 
 @dataclass
@@ -149,9 +158,8 @@ class HeldoutCheck:
     @property
     def trains_better(self) -> bool:
         """min(broken) − max(fixed) > max(fixed) − min(fixed), and the fixed held-out loss fell (module docs)."""
-        f = [v if math.isfinite(v) else math.inf for v in self.fixed]
-        b = [v if math.isfinite(v) else math.inf for v in self.broken]
-        if not f or not b or not all(math.isfinite(v) for v in f):
+        f, b = self.fixed, [v if math.isfinite(v) else math.inf for v in self.broken]  # a diverged broken run
+        if not f or not b or not all(math.isfinite(v) for v in f):  # a diverged fixed run never passes
             return False
         fell = not math.isfinite(self.fixed_start) or max(f) < self.fixed_start
         return min(b) - max(f) > max(f) - min(f) and fell
@@ -173,6 +181,6 @@ def heldout_check(broken: nn.Module, fixed: nn.Module | Callable[[int], nn.Modul
     first = draw(0)
     out = HeldoutCheck(steps, broken_start=_eval(broken, held, loss_fn), fixed_start=_eval(first, held, loss_fn))
     for s in range(seeds):
-        out.broken.append(_train_on_data(copy.deepcopy(broken), data, s, steps, loss_fn, optimizer, held))
-        out.fixed.append(_train_on_data(first if s == 0 else draw(s), data, s, steps, loss_fn, optimizer, held))
+        out.broken.append(heldout_curve(copy.deepcopy(broken), data, s, steps, loss_fn, optimizer, held)[-1])
+        out.fixed.append(heldout_curve(first if s == 0 else draw(s), data, s, steps, loss_fn, optimizer, held)[-1])
     return out

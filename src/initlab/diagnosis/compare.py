@@ -58,7 +58,8 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Rows in forward order, and the :class:`~initlab.theory.predict.Prediction` they come from."""
+    """Rows in forward order, and the :class:`~initlab.theory.predict.Prediction` they come from (None when
+    they come from several, one per chain: :func:`segments`)."""
 
     rows: list[ComparisonRow] = field(default_factory=list)
     prediction: Prediction | None = None
@@ -159,7 +160,9 @@ def _rows(pred: Prediction, by_name: dict[str, Any], anchored: bool, note: str =
     return rows
 
 
-# --- models with normalization layers (transformers, BN nets): the chains whose input is known ---------
+# --- models with repeated blocks (transformers: an Inspection's ``blocks``): the chains whose input is known.
+# (A BN net without repeated blocks still goes to predict(), which refuses normalization layers: segments
+# cannot start a chain at norm → activation → weight layer.)
 _PROJ = ("query", "key", "value", "q_proj", "k_proj", "v_proj", "q_lin", "k_lin", "v_lin")
 _NA_MIX = ("its input is not a measured normalization output nor a predicted layer's activation (an attention-"
            "weighted mix of values, a residual sum, an embedding or an unrecorded functional activation): "
@@ -169,7 +172,7 @@ _NA_MIX = ("its input is not a measured normalization output nor a predicted lay
 def _second_moment(s: Any) -> float | None:
     if s.std is None or not math.isfinite(s.std):
         return None
-    return s.std ** 2 + (s.mean or 0.0) ** 2 if s.mean is not None and math.isfinite(s.mean) else s.std ** 2
+    return s.std ** 2 + s.mean ** 2 if s.mean is not None and math.isfinite(s.mean) else s.std ** 2
 
 
 def segments(stats: list[Any], q0: float = 1.0) -> tuple[list[tuple[float, str, list[Any]]], dict[str, str]]:
@@ -233,10 +236,12 @@ def _by_segments(stats: list[Any], q0: float) -> Comparison:
         pred = predict(recs, q0=q_in)  # a one-layer chain has no gradient prediction (its anchor is itself)
         rows.update((r.layer, r) for r in _rows(pred, by_name, anchored=len(pred.layers) > 1,
                                                  note=f"from {start} (q0 = {q_in:.3g})"))
-    out = []
+    out: list[ComparisonRow] = []
+    seen: set[str] = set()
     for s in stats:
-        if s.kind not in ("linear", "conv") or s.name in {r.layer for r in out}:
+        if s.kind not in ("linear", "conv") or s.name in seen:
             continue
+        seen.add(s.name)
         row = rows.get(s.name) or ComparisonRow(
             index=0, layer=s.name, measured_at=s.name, activation=s.activation, predicted_std=None, measured_std=s.std,
             std_ratio=None, predicted_grad_norm=None, measured_grad_norm=s.grad_norm, grad_ratio=None,

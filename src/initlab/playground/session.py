@@ -38,6 +38,7 @@ from typing import Any, Callable
 import torch
 
 from .. import train
+from ..formats import finite_or_none
 from . import measure
 from .datasets import RANGE, features as feature_map, split_points
 from .export import export_code
@@ -45,7 +46,7 @@ from .theory_worker import TheoryProcess
 from .state import State, StateError, schema, validate
 from .training import Penalty, build_data, build_model, effective_sw2, fit_options, nominal_sw2, outputs
 
-__all__ = ["Session", "COMMANDS", "MAX_STEPS", "clean", "theory_process", "close_theory"]
+__all__ = ["Session", "COMMANDS", "MAX_STEPS", "theory_process", "close_theory"]
 
 COMMANDS = ("config", "play", "pause", "step", "reset", "export")
 MAX_STEPS = 1_000_000
@@ -71,15 +72,6 @@ def close_theory() -> None:
         _POOL.clear()
 
 
-def clean(obj: Any) -> Any:
-    """JSON-safe copy: non-finite floats → None (the page's JSON.parse rejects NaN)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    return obj
 
 
 class _Stop(Exception):
@@ -112,7 +104,7 @@ class Session:
         try:  # C-fast check; the recursive clean only when a NaN/Inf is in there
             json.dumps(msg, allow_nan=False)
         except ValueError:
-            msg = clean(msg)
+            msg = finite_or_none(msg)  # the page's JSON.parse rejects NaN
         self._publish(msg)
 
     def start(self) -> None:

@@ -19,7 +19,7 @@ from .. import gaussian
 from ..activations import Activation
 from .qmap import Q_LIMIT, ActivationLike, as_activation, check_q, check_sigmas, solve_q_star
 
-__all__ = ["correlation_expectation", "c_map", "c_fixed_point", "chi_c", "xi"]
+__all__ = ["correlation_expectation", "c_map", "c_fixed_point", "chi_c"]
 
 
 # two-dimensional Gaussian integrals and the correlation map
@@ -152,8 +152,3 @@ def chi_c(activation: ActivationLike, sigma_w2: float, sigma_b2: float, c_star: 
     if c == 1.0:
         return sw * act.moments(q).deriv_second
     return sw * correlation_expectation(act, q, c, derivative=True)
-
-
-def xi(slope: float) -> float:
-    """−1/ln(slope), ∞ at slope ≥ 1 (no exponential approach)."""
-    return math.inf if slope >= 1.0 else (0.0 if slope <= 0.0 else -1.0 / math.log(slope))

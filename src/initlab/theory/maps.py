@@ -51,7 +51,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..activations import Activation
-from .cmap import c_fixed_point, c_map, chi_c, correlation_expectation, xi
+from .cmap import c_fixed_point, c_map, chi_c, correlation_expectation
 from .qmap import (CRITICAL_TOL, ActivationLike, FixedPoint, GaussianMoments, as_activation, check_depth,
                    check_q, check_sigmas, chi1, fixed_point, gaussian_moments, linear_coefficient, q_map,
                    q_map_slope, q_sequence)
@@ -62,6 +62,11 @@ __all__ = [
     "c_fixed_point", "chi_c", "depth_scales", "MeanField", "mean_field", "phase", "CRITICAL_TOL",
     "CriticalPoint", "critical_point", "critical_sigma_w2", "critical_line", "phase_grid",
 ]
+
+
+def _xi(slope: float) -> float:
+    """−1/ln(slope), ∞ at slope ≥ 1 (no exponential approach)."""
+    return math.inf if slope >= 1.0 else (0.0 if slope <= 0.0 else -1.0 / math.log(slope))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,12 +164,12 @@ def mean_field(activation: ActivationLike, sigma_w2: float, sigma_b2: float, q0:
                          "no finite q*: mean-field depth scales do not apply")
     q = fp.q_star
     ch1 = sw * act.moments(q).deriv_second
-    xi_q = xi(q_map_slope(q, act, sw))
+    xi_q = _xi(q_map_slope(q, act, sw))
     if q == 0.0 or (homogeneous and sb == 0.0):
         return _no_c_fixed_point(act, sw, sb, q, ch1, homogeneous, xi_q, fp.message)
     cs = c_fixed_point(act, sw, sb, q_star=q)
     chc = ch1 if cs == 1.0 else sw * correlation_expectation(act, q, cs, derivative=True)
-    return MeanField(act.name, sw, sb, q, ch1, cs, chc, xi_q, xi(chc), phase(ch1), True, fp.message,
+    return MeanField(act.name, sw, sb, q, ch1, cs, chc, xi_q, _xi(chc), phase(ch1), True, fp.message,
                      _xi_grad(ch1))
 
 
