@@ -94,13 +94,16 @@ def test_callback_defaults_are_watchs():
         assert got[k].default == want[k].default, k
 
 
-def test_attached_callback_divides_delta_by_the_accelerators_grad_scaler(tmp_path):
+def test_callback_divides_delta_by_the_accelerators_grad_scaler(tmp_path):
     """The Trainer's backward goes through its accelerator, which scales the loss by its GradScaler (fp16;
-    set here by hand: the CPU Trainer has none). The attached callback records δ of the unscaled loss:
-    equal to the δ of a run without a scaler, where a callback given to the Trainer directly (no
-    scaler in sight) records it scaled."""
+    set here by hand: the CPU Trainer has none). The callback — attached or given to the Trainer — records
+    δ of the unscaled loss, equal to a run without a scaler, while the δ itself (our own hook) carried the
+    scale."""
     def run(scaled: bool, attach: bool):
         model = _model()
+        raw: list[float] = []
+        model.classifier.register_forward_hook(
+            lambda m, i, o: [o.register_hook(lambda g: raw.append(float(g.norm())))] and None)
         args = transformers.TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=N, max_steps=1,
                                               report_to=[], use_cpu=True, save_strategy="no", learning_rate=1e-3,
                                               disable_tqdm=True, seed=0)
@@ -112,9 +115,11 @@ def test_attached_callback_divides_delta_by_the_accelerators_grad_scaler(tmp_pat
         if scaled:
             trainer.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)
         trainer.train()
-        return cb.watcher.arrays()
+        return cb.watcher.arrays(), raw[0]
 
-    plain, scaled, unseen = run(False, True), run(True, True), run(True, False)
+    (plain, raw_plain), (scaled, raw_scaled), (given, _) = run(False, True), run(True, True), run(True, False)
+    assert raw_scaled == pytest.approx(2.0 ** 12 * raw_plain, rel=1e-4)  # the backward was scaled
     j = list(plain["layers"]).index("classifier")
-    assert scaled["grad_norm"][0, j] == pytest.approx(plain["grad_norm"][0, j], rel=1e-4)
-    assert unseen["grad_norm"][0, j] == pytest.approx(2.0 ** 12 * plain["grad_norm"][0, j], rel=1e-4)
+    for a in (scaled, given):
+        assert a["grad_norm"][0, j] == pytest.approx(plain["grad_norm"][0, j], rel=1e-4)
+        assert a["grad_norm"][0, j] == pytest.approx(raw_plain, rel=1e-4)

@@ -23,10 +23,8 @@ process's loss by the world size W, which makes (1/W)·Σ_r L_r the one-process 
 loss divides by the global ``num_items_in_batch`` (causal LM heads); for a model whose ``forward`` takes
 ``**kwargs`` but whose loss is its own local mean (``BertForSequenceClassification`` in transformers 5)
 the Trainer descends W × the one-process loss, and the δ and weight-gradient statistics are W × a
-one-process run's. Under ``fp16`` the δ statistics are those of the unscaled loss when the callback
-was added with :meth:`InitlabCallback.attach` (it then hands the accelerator's GradScaler to
-``watch(..., grad_scaler=)``); added through ``callbacks=[...]`` it cannot see the scaler, and δ
-carries the loss scale.
+one-process run's. Under ``fp16`` the δ statistics are those of the unscaled loss: the callback hands
+the GradScaler of the Trainer's (accelerate-wrapped) optimizer to ``watch(..., grad_scaler=)``.
 """
 from __future__ import annotations
 
@@ -34,6 +32,8 @@ import logging
 import os
 from typing import Any
 
+from ..probes.tensorboard import check_stats
+from ..probes.watcher import DEFAULT_EVERY, DEFAULT_HIST_EVERY
 from . import FILENAME, lazy_class
 
 __all__ = ["InitlabCallback", "FILENAME", "LOGGED_STATS"]
@@ -69,30 +69,25 @@ def _make_class() -> type:
 
 
 class _Mixin:
-    def __init__(self, every: int = 5, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
-                 update_ratio: bool = True, stats: tuple[str, ...] = LOGGED_STATS, findings: str = "end",
-                 save: bool = True):
-        from ..formats import STATS
+    def __init__(self, every: int = DEFAULT_EVERY, hist_every: int | None = DEFAULT_HIST_EVERY, *,
+                 flush_every: int = 100, bins: int = 30, update_ratio: bool = True,
+                 stats: tuple[str, ...] = LOGGED_STATS, findings: str = "end", save: bool = True):
         from ..probes.watcher import Watcher
 
         Watcher(None, every=every, hist_every=hist_every, flush_every=flush_every, bins=bins)  # checks the arguments
-        bad = [s for s in stats if s not in STATS]
-        if bad:
-            raise ValueError(f"stats: unknown statistic(s) {bad}; valid choices: {list(STATS)}")
+        stats = check_stats(stats)
         if findings not in ("end", "never"):
             raise ValueError(f"findings must be one of ['end', 'never'], got {findings!r}")
         self.every, self.hist_every, self.flush_every, self.bins = every, hist_every, flush_every, bins
-        self.update_ratio, self.stats, self.findings_when, self.save = update_ratio, tuple(stats), findings, save
+        self.update_ratio, self.stats, self.findings_when, self.save = update_ratio, stats, findings, save
         self.watcher: Any = None
         self.findings: list[Any] = []
         self.path: str | None = None
         self._nonfinite_reported = False
-        self._trainer: Any = None
 
     def attach(self, trainer: Any) -> "_Mixin":
         """Add this callback to ``trainer`` first, so the ``report_to`` integrations log its values."""
         trainer.callback_handler.callbacks.insert(0, self)
-        self._trainer = trainer  # (its accelerator's GradScaler, under fp16)
         return self
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
@@ -104,7 +99,7 @@ class _Mixin:
         # group happens to be initialized: without torchrun's environment the Trainer trains alone)
         self.watcher = watch(model, every=self.every, hist_every=self.hist_every, flush_every=self.flush_every,
                              bins=self.bins, update_ratio=self.update_ratio, distributed=args.world_size > 1,
-                             grad_scaler=getattr(getattr(self._trainer, "accelerator", None), "scaler", None))
+                             grad_scaler=getattr(kw.get("optimizer"), "scaler", None))  # fp16: accelerate's
         self.watcher.__enter__()
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:

@@ -39,6 +39,8 @@ import os
 from typing import Any
 
 from . import FILENAME, lazy_class
+from ..probes.tensorboard import check_stats
+from ..probes.watcher import DEFAULT_EVERY, DEFAULT_HIST_EVERY
 from .tensorboard import DEFAULT_STATS, log as tb_log
 
 __all__ = ["InitlabCallback", "FILENAME"]
@@ -78,9 +80,9 @@ def _make_class() -> type:
 
 
 class _Mixin:
-    def __init__(self, every: int = 5, hist_every: int | None = 50, *, flush_every: int = 100, bins: int = 30,
-                 update_ratio: bool = True, findings: str = "end", stats: tuple[str, ...] = DEFAULT_STATS,
-                 save: bool = True):
+    def __init__(self, every: int = DEFAULT_EVERY, hist_every: int | None = DEFAULT_HIST_EVERY, *,
+                 flush_every: int = 100, bins: int = 30, update_ratio: bool = True, findings: str = "end",
+                 stats: tuple[str, ...] = DEFAULT_STATS, save: bool = True):
         super().__init__()
         if findings not in FINDINGS:
             raise ValueError(f"findings must be one of {list(FINDINGS)}, got {findings!r}")
@@ -88,7 +90,7 @@ class _Mixin:
 
         Watcher(None, every=every, hist_every=hist_every, flush_every=flush_every, bins=bins)  # checks the arguments
         self.every, self.hist_every, self.flush_every, self.bins = every, hist_every, flush_every, bins
-        self.update_ratio, self.findings_when, self.stats, self.save = update_ratio, findings, tuple(stats), save
+        self.update_ratio, self.findings_when, self.stats, self.save = update_ratio, findings, check_stats(stats), save
         self.watcher: Any = None
         self.findings: list[Any] = []
         self.path: str | None = None
