@@ -43,7 +43,7 @@ def main() -> None:
                    help="cpu: time.thread_time (this thread's CPU time; use with --threads 1)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    now = time.thread_time if args.clock == "cpu" else time.perf_counter
     kw: dict = {} if args.every is None else {"every": args.every}
     if args.hist_every is not None:
         kw["hist_every"] = None if args.hist_every.lower() == "none" else int(args.hist_every)
@@ -67,10 +67,10 @@ def main() -> None:
     class Clock(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             if trainer.global_step == WARMUP:
-                self.t0 = clock()
+                self.t0 = now()
 
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            self.t1 = clock()
+            self.t1 = now()
 
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(256 * 8, 512, generator=g), torch.randint(0, 10, (256 * 8,), generator=g)

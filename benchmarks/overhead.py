@@ -28,8 +28,10 @@ modes
               period (lcm of ``every`` and ``hist_every``, e.g. 50 steps: one extended step each), and
               its warm-up is whole periods too.
 
-Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16; default 112, past the
-watchers' first flush at ``flush_every=100``). The shift of the sums (exact std when |mean| ≫ std, one
+Warm-up: ``--warmup`` steps per mode before timing (a multiple of 16; default 112). Flushes (every
+100 recorded rows: steps 99, 199, … at every=1, 495 at the default, 1,599 at every=16) fall outside the
+timed blocks at the defaults (``--reps 5``: steps 112–191, 150–399 for ``default``), so the ratios are
+those of the steps between flushes; a flush's one host copy and float64 derivation are not in them. The shift of the sums (exact std when |mean| ≫ std, one
 more pass over each tensor) is planned from the first recorded step on, so layers with |mean| ≤ 10·std
 skip it from the second recorded step: the warm-up no longer decides which path is timed.
 

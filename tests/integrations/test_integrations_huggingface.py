@@ -85,15 +85,6 @@ def test_bad_arguments():
         InitlabCallback(findings="epoch")
 
 
-def test_callback_defaults_are_watchs():
-    import inspect as pyinspect
-
-    want = pyinspect.signature(il.watch).parameters
-    got = pyinspect.signature(InitlabCallback.__init__).parameters
-    for k in ("every", "hist_every", "flush_every", "bins"):
-        assert got[k].default == want[k].default, k
-
-
 def test_callback_divides_delta_by_the_accelerators_grad_scaler(tmp_path):
     """The Trainer's backward goes through its accelerator, which scales the loss by its GradScaler (fp16;
     set here by hand: the CPU Trainer has none). The callback — attached or given to the Trainer — records

@@ -145,15 +145,6 @@ def test_gradient_accumulation_steps_on_optimizer_steps(tmp_path):
     assert a["std"][0, 3] == pytest.approx(h.std(unbiased=False).item(), rel=1e-5)
 
 
-def test_callback_defaults_are_watchs():
-    import inspect as pyinspect
-
-    want = pyinspect.signature(il.watch).parameters
-    got = pyinspect.signature(InitlabCallback.__init__).parameters
-    for k in ("every", "hist_every", "flush_every", "bins"):
-        assert got[k].default == want[k].default, k
-
-
 def test_float16_mixed_precision_records_the_unscaled_delta(tmp_path):
     """A ``16-mixed`` plugin with a GradScaler whose scale doubles every step (2¹⁰, 2¹¹, 2¹²): the
     callback's δ statistics equal those of the scaled δ seen by a hook of our own divided by that

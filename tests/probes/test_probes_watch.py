@@ -134,7 +134,7 @@ def test_no_cuda_sync_between_flushes():
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("error")
         try:
-            _train(model, w, 40, x, y, opt=opt)  # > 2 shift plans (one row each, copied non-blocking)
+            _train(model, w, 40, x, y, opt=opt)  # 2 shift plans (rows 16 and 32, each copied non-blocking)
         finally:
             torch.cuda.set_sync_debug_mode("default")
     assert np.isfinite(w.arrays()["std"]).all()

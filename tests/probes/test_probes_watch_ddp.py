@@ -16,7 +16,7 @@ from torch import nn
 
 import initlab as il
 from initlab.probes import distributed as D
-from ddp_testlib import rel as _rel
+from ddp_testlib import BACKWARD, FORWARD, rel as _rel
 
 WORLD, STEPS, SPLIT = 2, 4, (20, 12)  # unequal shards: 20 and 12 examples of a global batch of 32
 RTOL = 1e-6
@@ -129,10 +129,7 @@ def runs(tmp_path_factory):
     return out, w.arrays()
 
 
-STATS = ("std", "abs_mean", "min", "max", "zero_fraction", "positive_fraction", "saturated_fraction",
-         "dead_fraction", "distinct_units", "input_positive_fraction", "grad_norm", "grad_std",
-         "weight_grad_norm", "bias_grad_norm", "update_ratio", "sign_coherence",
-         "nonfinite_forward", "nonfinite_backward")
+STATS = FORWARD + BACKWARD + ("nonfinite_forward", "nonfinite_backward")
 
 
 def test_ddp_two_gloo_ranks_equal_one_process_on_the_global_batch(runs):
@@ -245,9 +242,10 @@ def test_not_distributed_costs_nothing():
         D.world(True)
 
 
-def test_batch_free_deltas_are_averaged_and_unscaled_at_the_flush(tmp_path):
+def test_batch_free_deltas_are_reduced_and_unscaled_at_the_flush(tmp_path):
     """ExtendedSync.merge_deltas on a one-process gloo group: a kept δ is reduced in float64 into the
-    row's (gshift, gsum, gsq), divided by the row's AMP loss scale when one was recorded."""
+    row's (gshift, gsum, gsq), divided by the row's AMP loss scale when one was recorded (the averaging
+    over ranks is what the two-rank test's batch-free Position layer checks)."""
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1)
     try:
         sync = D.ExtendedSync(D.Dist(0, 1, torch.device("cpu")))

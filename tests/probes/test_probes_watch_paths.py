@@ -48,7 +48,7 @@ def test_abs_mean_before_relu_equals_float64(conv):
     seen, hooks = _capture(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     counter = CountOps()
-    with il.watch(model, every=1, hist_every=None, flush_every=1) as w:  # flush_every=1: unshifted from step 1 on
+    with il.watch(model, every=1, hist_every=None, flush_every=1) as w:  # unshifted from step 1 on (planned from row 0; flush_every=1 plans at every flush too)
         for s, x in enumerate(xs):
             seen.append({})
             if s == 5:

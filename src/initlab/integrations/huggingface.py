@@ -6,7 +6,8 @@ the Trainer's ``model.zero_grad()``: the weight gradients and the update ‖ΔW�
 optimizer step), and on every training log (``logging_steps``) adds the latest recorded per-layer
 statistics to the log as ``initlab/{layer}/{stat}``: they enter ``trainer.state.log_history`` and every
 ``report_to`` integration that runs after this callback (:meth:`InitlabCallback.attach` puts it first,
-so all of them see the values). Values are copied to the host only on those logs. At the end the
+so all of them see the values). Values reach the host at those logs and at the Watcher's own flushes
+(every ``flush_every`` recorded steps); nothing waits in between. At the end the
 findings are logged (and on the first log that sees a non-finite value), and the history is saved as
 ``initlab_watch.npz`` in ``args.output_dir`` (``initlab report`` renders it).
 

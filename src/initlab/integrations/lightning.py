@@ -25,8 +25,9 @@ micro-batches are recorded as separate calls (layers ``name``, ``name#1``, …, 
 divides the loss by A, so their δ statistics are 1/A of an unaccumulated run's. Under ``16-mixed`` the
 δ statistics (``grad_norm``, ``grad_std``) are those of the unscaled loss: the callback hands the
 precision plugin's GradScaler to :func:`initlab.watch` (``grad_scaler=``), which divides each step's δ
-by the scale its backward used; ``bf16-mixed`` has no scaler. Values are copied to the host only when they are logged, every
-``trainer.log_every_n_steps`` steps (and at the end). Under DDP (``trainer.world_size > 1``; a process
+by the scale its backward used; ``bf16-mixed`` has no scaler. Values reach the host when they are logged, every
+``trainer.log_every_n_steps`` steps (and at the end), and at the Watcher's own flushes (every ``flush_every``
+recorded steps). Under DDP (``trainer.world_size > 1``; a process
 group initialized around a one-process Trainer is not merged over) the ranks' records are merged into
 those of the global batch (:mod:`initlab.probes.distributed`; δ statistics are those of the loss DDP
 descends, the mean of the ranks' losses): each log flushes on every rank (a collective; Lightning calls
